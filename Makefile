@@ -1,0 +1,34 @@
+# LERT toolkit: the commands a user types.  See README.md.
+SHELL := /bin/bash
+TF1 := .venv-tf1/bin/python
+TF2 := .venv-tf2/bin/python
+
+.PHONY: setup setup-tf1 setup-tf2 test test-tf1 test-tf2 demo bench
+
+## Build both virtual environments (.venv-tf1: Py3.7+TF1.15.5, .venv-tf2: Py3.11+TF2.15.1).
+setup:
+	bash scripts/setup_envs.sh all
+
+setup-tf1:
+	bash scripts/setup_envs.sh tf1
+
+setup-tf2:
+	bash scripts/setup_envs.sh tf2
+
+## Run the whole test suite in every environment (CI=true: a missing env fails).
+test:
+	bash scripts/run_tests.sh all
+
+test-tf1:
+	bash scripts/run_tests.sh tf1
+
+test-tf2:
+	bash scripts/run_tests.sh tf2
+
+## Pretrain a small LERT on People's Daily 1998 and fine-tune it, offline (~20 min on 2 CPUs).
+demo:
+	bash scripts/demo.sh
+
+## Benchmarks (print figures; see bench/README.md).
+bench:
+	bash bench/run_all.sh

@@ -1,0 +1,691 @@
+# coding=utf-8
+"""The LERT model: a BERT encoder plus LERT's pretraining heads.
+
+The public API follows google-research/bert's `modeling.py` (BertConfig,
+BertModel, get_assignment_map_from_checkpoint, get_shape_list, gelu,
+layer_norm, gather_indexes, ...), so existing BERT code and checkpoints work
+unchanged.  Variable names are the released checkpoint names (SPEC §2):
+
+  bert/embeddings/...            bert/encoder/layer_{i}/...   bert/pooler/dense/...
+  cls/predictions/transform/...  cls/predictions/output_bias
+  cls/predictions/output_{pos,ner,dep}_layer/{kernel,bias}
+
+Depends on TensorFlow (through `tensorflow.compat.v1`, so the same file runs on
+TF 1.15 and TF 2.x in graph mode) and on `linguistics` for the head sizes.
+"""
+
+import copy
+import json
+import math
+import re
+
+import six
+import tensorflow.compat.v1 as tf
+
+import linguistics
+
+# Fields of a bert_config.json / lert_config.json.  The architectural ones are
+# required; the pooler_* and directionality fields appear in Google's and HFL's
+# released configs but the model ignores them.
+_REQUIRED_CONFIG_FIELDS = (
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+    "intermediate_size", "hidden_act", "hidden_dropout_prob",
+    "attention_probs_dropout_prob", "max_position_embeddings",
+    "type_vocab_size", "initializer_range")
+_IGNORED_CONFIG_FIELDS = (
+    "directionality", "pooler_fc_size", "pooler_num_attention_heads",
+    "pooler_num_fc_layers", "pooler_size_per_head", "pooler_type")
+
+
+class BertConfig(object):
+  """Configuration of a BERT/LERT encoder."""
+
+  def __init__(self,
+               vocab_size,
+               hidden_size=768,
+               num_hidden_layers=12,
+               num_attention_heads=12,
+               intermediate_size=3072,
+               hidden_act="gelu",
+               hidden_dropout_prob=0.1,
+               attention_probs_dropout_prob=0.1,
+               max_position_embeddings=512,
+               type_vocab_size=16,
+               initializer_range=0.02):
+    self.vocab_size = vocab_size
+    self.hidden_size = hidden_size
+    self.num_hidden_layers = num_hidden_layers
+    self.num_attention_heads = num_attention_heads
+    self.intermediate_size = intermediate_size
+    self.hidden_act = hidden_act
+    self.hidden_dropout_prob = hidden_dropout_prob
+    self.attention_probs_dropout_prob = attention_probs_dropout_prob
+    self.max_position_embeddings = max_position_embeddings
+    self.type_vocab_size = type_vocab_size
+    self.initializer_range = initializer_range
+    if hidden_size % num_attention_heads:
+      raise ValueError("hidden_size %d is not a multiple of num_attention_heads %d"
+                       % (hidden_size, num_attention_heads))
+
+  @classmethod
+  def from_dict(cls, json_object, source="config"):
+    """Builds a config; unknown or missing fields raise an error naming them."""
+    known = set(_REQUIRED_CONFIG_FIELDS) | set(_IGNORED_CONFIG_FIELDS)
+    unknown = sorted(set(json_object) - known)
+    missing = [f for f in _REQUIRED_CONFIG_FIELDS if f not in json_object]
+    if unknown or missing:
+      problems = []
+      if missing:
+        problems.append("missing field(s) %s" % ", ".join(missing))
+      if unknown:
+        problems.append("unknown field(s) %s" % ", ".join(unknown))
+      raise ValueError("%s: %s (a BERT/LERT config needs exactly: %s)" % (
+          source, "; ".join(problems), ", ".join(_REQUIRED_CONFIG_FIELDS)))
+    config = cls(**{f: json_object[f] for f in _REQUIRED_CONFIG_FIELDS})
+    config.ignored_fields = {f: json_object[f] for f in _IGNORED_CONFIG_FIELDS
+                             if f in json_object}
+    return config
+
+  @classmethod
+  def from_json_file(cls, json_file):
+    with tf.gfile.GFile(json_file, "r") as reader:
+      text = reader.read()
+    try:
+      data = json.loads(text)
+    except ValueError as e:
+      raise ValueError("%s: not valid JSON (%s)" % (json_file, e))
+    return cls.from_dict(data, source=json_file)
+
+  def to_dict(self):
+    output = {f: getattr(self, f) for f in _REQUIRED_CONFIG_FIELDS}
+    output.update(getattr(self, "ignored_fields", {}))
+    return output
+
+  def to_json_string(self):
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+class BertModel(object):
+  """BERT encoder: embeddings, a Transformer stack and the [CLS] pooler.
+
+  Example:
+    model = BertModel(config, is_training, input_ids, input_mask, segment_ids)
+    sequence = model.get_sequence_output()   # [B, S, H]
+    pooled = model.get_pooled_output()       # [B, H]
+  """
+
+  def __init__(self,
+               config,
+               is_training,
+               input_ids,
+               input_mask=None,
+               token_type_ids=None,
+               use_one_hot_embeddings=False,
+               scope=None):
+    config = copy.deepcopy(config)
+    if not is_training:
+      config.hidden_dropout_prob = 0.0
+      config.attention_probs_dropout_prob = 0.0
+
+    batch_size, seq_length = get_shape_list(input_ids, expected_rank=2)
+    if input_mask is None:
+      input_mask = tf.ones([batch_size, seq_length], dtype=tf.int32)
+    if token_type_ids is None:
+      token_type_ids = tf.zeros([batch_size, seq_length], dtype=tf.int32)
+
+    with tf.variable_scope(scope, default_name="bert"):
+      with tf.variable_scope("embeddings"):
+        (self.word_embedding_output, self.embedding_table) = embedding_lookup(
+            input_ids=input_ids,
+            vocab_size=config.vocab_size,
+            embedding_size=config.hidden_size,
+            initializer_range=config.initializer_range,
+            word_embedding_name="word_embeddings",
+            use_one_hot_embeddings=use_one_hot_embeddings)
+        self.embedding_output = embedding_postprocessor(
+            input_tensor=self.word_embedding_output,
+            use_token_type=True,
+            token_type_ids=token_type_ids,
+            token_type_vocab_size=config.type_vocab_size,
+            token_type_embedding_name="token_type_embeddings",
+            use_position_embeddings=True,
+            position_embedding_name="position_embeddings",
+            initializer_range=config.initializer_range,
+            max_position_embeddings=config.max_position_embeddings,
+            dropout_prob=config.hidden_dropout_prob)
+
+      with tf.variable_scope("encoder"):
+        attention_mask = create_attention_mask_from_input_mask(
+            input_ids, input_mask)
+        self.all_encoder_layers = transformer_model(
+            input_tensor=self.embedding_output,
+            attention_mask=attention_mask,
+            hidden_size=config.hidden_size,
+            num_hidden_layers=config.num_hidden_layers,
+            num_attention_heads=config.num_attention_heads,
+            intermediate_size=config.intermediate_size,
+            intermediate_act_fn=get_activation(config.hidden_act),
+            hidden_dropout_prob=config.hidden_dropout_prob,
+            attention_probs_dropout_prob=config.attention_probs_dropout_prob,
+            initializer_range=config.initializer_range,
+            do_return_all_layers=True)
+      self.sequence_output = self.all_encoder_layers[-1]  # [B, S, H]
+
+      # The pooler turns the [CLS] vector into a sentence representation for
+      # fine-tuning; LERT has no NSP, so pretraining leaves it untrained.
+      with tf.variable_scope("pooler"):
+        first_token = tf.squeeze(self.sequence_output[:, 0:1, :], axis=1)
+        self.pooled_output = dense(
+            first_token, config.hidden_size, activation=tf.tanh,
+            kernel_initializer=create_initializer(config.initializer_range))
+
+  def get_pooled_output(self):
+    return self.pooled_output
+
+  def get_sequence_output(self):
+    """Final hidden layer, [batch_size, seq_length, hidden_size]."""
+    return self.sequence_output
+
+  def get_all_encoder_layers(self):
+    return self.all_encoder_layers
+
+  def get_embedding_output(self):
+    """Embeddings (word + type + position, normalised) fed to the encoder."""
+    return self.embedding_output
+
+  def get_word_embedding_output(self):
+    return self.word_embedding_output
+
+  def get_embedding_table(self):
+    return self.embedding_table
+
+
+# --- Activations and small layers --------------------------------------------
+
+
+def gelu(x):
+  """Exact GELU, 0.5·x·(1 + erf(x/√2)), as LERT and HF's "gelu" use."""
+  return 0.5 * x * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
+
+
+def gelu_tanh(x):
+  """The tanh approximation of GELU used by Google's original BERT code."""
+  cube = tf.pow(x, 3)
+  return 0.5 * x * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * cube)))
+
+
+_ACTIVATIONS = {
+    "linear": None, "relu": tf.nn.relu, "gelu": gelu, "gelu_new": gelu_tanh,
+    "gelu_tanh": gelu_tanh, "tanh": tf.tanh,
+}
+
+
+def get_activation(activation_string):
+  """Maps a config's activation name to a function (None means linear)."""
+  if not isinstance(activation_string, six.string_types):
+    return activation_string
+  if not activation_string:
+    return None
+  name = activation_string.lower()
+  if name not in _ACTIVATIONS:
+    raise ValueError("Unsupported activation %r (choose from %s)" %
+                     (activation_string, ", ".join(sorted(_ACTIVATIONS))))
+  return _ACTIVATIONS[name]
+
+
+def create_initializer(initializer_range=0.02):
+  return tf.truncated_normal_initializer(stddev=initializer_range)
+
+
+def dense(input_tensor, units, activation=None, kernel_initializer=None,
+          name="dense"):
+  """A dense layer with variables `<name>/kernel` [in, units] and `<name>/bias`.
+
+  Written on tf.get_variable rather than tf.layers so that names and behaviour
+  are identical on TF 1.15 and TF 2.x.  Accepts rank 2 or higher inputs.
+  """
+  input_size = get_shape_list(input_tensor)[-1]
+  with tf.variable_scope(name):
+    kernel = tf.get_variable("kernel", [input_size, units],
+                             initializer=kernel_initializer)
+    bias = tf.get_variable("bias", [units], initializer=tf.zeros_initializer())
+  if input_tensor.shape.ndims == 2:
+    output = tf.matmul(input_tensor, kernel)
+  else:
+    output = tf.tensordot(input_tensor, kernel, axes=[[-1], [0]])
+  output = tf.nn.bias_add(output, bias)
+  return activation(output) if activation is not None else output
+
+
+def dropout(input_tensor, dropout_prob):
+  if dropout_prob is None or dropout_prob == 0.0:
+    return input_tensor
+  return tf.nn.dropout(input_tensor, rate=dropout_prob)
+
+
+def layer_norm(input_tensor, name=None, epsilon=1e-12):
+  """Layer normalisation over the last axis: variables `LayerNorm/{gamma,beta}`.
+
+  epsilon 1e-12 as in BERT's checkpoints (and HF's layer_norm_eps).
+  """
+  with tf.variable_scope(name, default_name="LayerNorm"):
+    size = get_shape_list(input_tensor)[-1]
+    gamma = tf.get_variable("gamma", [size], initializer=tf.ones_initializer())
+    beta = tf.get_variable("beta", [size], initializer=tf.zeros_initializer())
+    mean, variance = tf.nn.moments(input_tensor, axes=[-1], keep_dims=True)
+    normalised = (input_tensor - mean) * tf.rsqrt(variance + epsilon)
+    return normalised * gamma + beta
+
+
+def layer_norm_and_dropout(input_tensor, dropout_prob, name=None):
+  return dropout(layer_norm(input_tensor, name), dropout_prob)
+
+
+# --- Embeddings ----------------------------------------------------------------
+
+
+def embedding_lookup(input_ids,
+                     vocab_size,
+                     embedding_size=128,
+                     initializer_range=0.02,
+                     word_embedding_name="word_embeddings",
+                     use_one_hot_embeddings=False):
+  """Looks up word embeddings; returns ([B, S, E] output, [V, E] table).
+
+  `use_one_hot_embeddings` does the lookup as a matmul, which is faster on TPUs.
+  """
+  table = tf.get_variable(word_embedding_name, [vocab_size, embedding_size],
+                          initializer=create_initializer(initializer_range))
+  if input_ids.shape.ndims == 3:  # BERT accepted [B, S, 1]
+    input_ids = tf.squeeze(input_ids, axis=[2])
+  batch_size, seq_length = get_shape_list(input_ids, expected_rank=2)
+  flat_ids = tf.reshape(input_ids, [-1])
+  if use_one_hot_embeddings:
+    output = tf.matmul(tf.one_hot(flat_ids, depth=vocab_size), table)
+  else:
+    output = tf.gather(table, flat_ids)
+  return tf.reshape(output, [batch_size, seq_length, embedding_size]), table
+
+
+def embedding_postprocessor(input_tensor,
+                            use_token_type=False,
+                            token_type_ids=None,
+                            token_type_vocab_size=16,
+                            token_type_embedding_name="token_type_embeddings",
+                            use_position_embeddings=True,
+                            position_embedding_name="position_embeddings",
+                            initializer_range=0.02,
+                            max_position_embeddings=512,
+                            dropout_prob=0.1):
+  """Adds token-type and position embeddings, then LayerNorm and dropout."""
+  batch_size, seq_length, width = get_shape_list(input_tensor, expected_rank=3)
+  output = input_tensor
+  if use_token_type:
+    if token_type_ids is None:
+      raise ValueError("token_type_ids must be given when use_token_type is True")
+    type_table = tf.get_variable(
+        token_type_embedding_name, [token_type_vocab_size, width],
+        initializer=create_initializer(initializer_range))
+    # The type vocabulary is tiny: a one-hot matmul beats a gather on every device.
+    one_hot = tf.one_hot(tf.reshape(token_type_ids, [-1]),
+                         depth=token_type_vocab_size)
+    type_embeddings = tf.reshape(tf.matmul(one_hot, type_table),
+                                 [batch_size, seq_length, width])
+    output += type_embeddings
+  if use_position_embeddings:
+    if isinstance(seq_length, int) and seq_length > max_position_embeddings:
+      raise ValueError("sequence length %d exceeds max_position_embeddings %d" %
+                       (seq_length, max_position_embeddings))
+    position_table = tf.get_variable(
+        position_embedding_name, [max_position_embeddings, width],
+        initializer=create_initializer(initializer_range))
+    positions = tf.slice(position_table, [0, 0], [seq_length, -1])  # [S, H]
+    output += tf.expand_dims(positions, 0)
+  return layer_norm_and_dropout(output, dropout_prob)
+
+
+# --- Attention and the Transformer -----------------------------------------------
+
+
+def create_attention_mask_from_input_mask(from_tensor, to_mask):
+  """[B, F] (or [B, F, H]) and a [B, T] mask -> float mask [B, F, T]."""
+  from_shape = get_shape_list(from_tensor)
+  batch_size, from_length = from_shape[0], from_shape[1]
+  to_length = get_shape_list(to_mask, expected_rank=2)[1]
+  to_mask = tf.cast(tf.reshape(to_mask, [batch_size, 1, to_length]), tf.float32)
+  # Every query position attends to the same keys, so broadcasting the key
+  # mask over the query axis is all that is needed.
+  return tf.ones([batch_size, from_length, 1], tf.float32) * to_mask
+
+
+def _split_heads(tensor_2d, batch_size, seq_length, num_heads, head_size):
+  """[B*S, N*H] -> [B, N, S, H]."""
+  tensor = tf.reshape(tensor_2d, [batch_size, seq_length, num_heads, head_size])
+  return tf.transpose(tensor, [0, 2, 1, 3])
+
+
+def attention_layer(from_tensor,
+                    to_tensor,
+                    attention_mask=None,
+                    num_attention_heads=1,
+                    size_per_head=512,
+                    query_act=None,
+                    key_act=None,
+                    value_act=None,
+                    attention_probs_dropout_prob=0.0,
+                    initializer_range=0.02,
+                    do_return_2d_tensor=False,
+                    batch_size=None,
+                    from_seq_length=None,
+                    to_seq_length=None):
+  """Multi-head scaled dot-product attention from `from_tensor` to `to_tensor`.
+
+  Variables: query/, key/, value/ {kernel, bias}.  When the query and the
+  key/value inputs are the same tensor (self-attention) the three projections
+  run as one [H, 3·N·H] matmul, which is markedly faster on CPUs; the variables
+  stay separate so checkpoints keep BERT's names.
+
+  Returns [B*F, N*H] if do_return_2d_tensor else [B, F, N*H].
+  """
+  from_shape = get_shape_list(from_tensor, expected_rank=[2, 3])
+  to_shape = get_shape_list(to_tensor, expected_rank=[2, 3])
+  if len(from_shape) == 3:
+    batch_size, from_seq_length = from_shape[0], from_shape[1]
+    to_seq_length = to_shape[1]
+  elif batch_size is None or from_seq_length is None or to_seq_length is None:
+    raise ValueError("With rank-2 inputs, batch_size, from_seq_length and "
+                     "to_seq_length must be given.")
+  from_2d = reshape_to_matrix(from_tensor)  # [B*F, W]
+  to_2d = reshape_to_matrix(to_tensor)      # [B*T, W]
+  width = get_shape_list(from_2d)[-1]
+  projected = num_attention_heads * size_per_head
+  initializer = create_initializer(initializer_range)
+
+  kernels, biases = [], []
+  for name in ("query", "key", "value"):
+    with tf.variable_scope(name):
+      kernels.append(tf.get_variable("kernel", [width, projected],
+                                     initializer=initializer))
+      biases.append(tf.get_variable("bias", [projected],
+                                    initializer=tf.zeros_initializer()))
+
+  if from_tensor is to_tensor:
+    fused = tf.matmul(from_2d, tf.concat(kernels, axis=1))  # [B*F, 3*N*H]
+    fused = tf.nn.bias_add(fused, tf.concat(biases, axis=0))
+    query, key, value = tf.split(fused, 3, axis=1)
+  else:
+    query = tf.nn.bias_add(tf.matmul(from_2d, kernels[0]), biases[0])
+    key = tf.nn.bias_add(tf.matmul(to_2d, kernels[1]), biases[1])
+    value = tf.nn.bias_add(tf.matmul(to_2d, kernels[2]), biases[2])
+  if query_act is not None:
+    query = query_act(query)
+  if key_act is not None:
+    key = key_act(key)
+  if value_act is not None:
+    value = value_act(value)
+
+  query = _split_heads(query, batch_size, from_seq_length,
+                       num_attention_heads, size_per_head)  # [B, N, F, H]
+  key = _split_heads(key, batch_size, to_seq_length,
+                     num_attention_heads, size_per_head)    # [B, N, T, H]
+  value = _split_heads(value, batch_size, to_seq_length,
+                       num_attention_heads, size_per_head)  # [B, N, T, H]
+
+  # Scaling the query (F·H values) is cheaper than scaling the scores (F·T).
+  query *= 1.0 / math.sqrt(float(size_per_head))
+  scores = tf.matmul(query, key, transpose_b=True)  # [B, N, F, T]
+  if attention_mask is not None:
+    # 0 where attending is allowed, -10000 where it is not.
+    adder = (1.0 - tf.expand_dims(tf.cast(attention_mask, scores.dtype), 1)) * -10000.0
+    scores += adder
+  probs = tf.nn.softmax(scores)
+  probs = dropout(probs, attention_probs_dropout_prob)
+
+  context = tf.matmul(probs, value)               # [B, N, F, H]
+  context = tf.transpose(context, [0, 2, 1, 3])   # [B, F, N, H]
+  if do_return_2d_tensor:
+    return tf.reshape(context, [batch_size * from_seq_length, projected])
+  return tf.reshape(context, [batch_size, from_seq_length, projected])
+
+
+def transformer_model(input_tensor,
+                      attention_mask=None,
+                      hidden_size=768,
+                      num_hidden_layers=12,
+                      num_attention_heads=12,
+                      intermediate_size=3072,
+                      intermediate_act_fn=gelu,
+                      hidden_dropout_prob=0.1,
+                      attention_probs_dropout_prob=0.1,
+                      initializer_range=0.02,
+                      do_return_all_layers=False):
+  """The post-LayerNorm Transformer encoder of BERT ("Attention is all you need").
+
+  Returns the final layer [B, S, H], or a list of every layer's output.
+  """
+  if hidden_size % num_attention_heads != 0:
+    raise ValueError("hidden_size %d is not a multiple of num_attention_heads %d"
+                     % (hidden_size, num_attention_heads))
+  head_size = hidden_size // num_attention_heads
+  batch_size, seq_length, input_width = get_shape_list(input_tensor,
+                                                       expected_rank=3)
+  if input_width != hidden_size:
+    raise ValueError("input width %d differs from hidden_size %d" %
+                     (input_width, hidden_size))
+  initializer = create_initializer(initializer_range)
+
+  # The stack works on [B*S, H] matrices: reshapes between 2D and 3D are free
+  # on GPUs/CPUs but costly on TPUs, so do them only at the ends.
+  layer_input = reshape_to_matrix(input_tensor)
+  outputs = []
+  for index in range(num_hidden_layers):
+    with tf.variable_scope("layer_%d" % index):
+      with tf.variable_scope("attention"):
+        with tf.variable_scope("self"):
+          attended = attention_layer(
+              from_tensor=layer_input,
+              to_tensor=layer_input,
+              attention_mask=attention_mask,
+              num_attention_heads=num_attention_heads,
+              size_per_head=head_size,
+              attention_probs_dropout_prob=attention_probs_dropout_prob,
+              initializer_range=initializer_range,
+              do_return_2d_tensor=True,
+              batch_size=batch_size,
+              from_seq_length=seq_length,
+              to_seq_length=seq_length)
+        with tf.variable_scope("output"):
+          attended = dense(attended, hidden_size, kernel_initializer=initializer)
+          attended = dropout(attended, hidden_dropout_prob)
+          attention_output = layer_norm(attended + layer_input)
+      with tf.variable_scope("intermediate"):
+        intermediate = dense(attention_output, intermediate_size,
+                             activation=intermediate_act_fn,
+                             kernel_initializer=initializer)
+      with tf.variable_scope("output"):
+        layer_output = dense(intermediate, hidden_size,
+                             kernel_initializer=initializer)
+        layer_output = dropout(layer_output, hidden_dropout_prob)
+        layer_output = layer_norm(layer_output + attention_output)
+      layer_input = layer_output
+      outputs.append(layer_output)
+
+  final_shape = [batch_size, seq_length, hidden_size]
+  if do_return_all_layers:
+    return [tf.reshape(o, final_shape) for o in outputs]
+  return tf.reshape(outputs[-1], final_shape)
+
+
+# --- LERT's pretraining heads (SPEC §2) -------------------------------------------
+
+
+def gather_indexes(sequence_tensor, positions):
+  """Gathers the vectors at `positions` [B, P] of `sequence_tensor` [B, S, W].
+
+  Returns [B*P, W].
+  """
+  batch_size, seq_length, width = get_shape_list(sequence_tensor, expected_rank=3)
+  offsets = tf.reshape(tf.range(0, batch_size, dtype=tf.int32) * seq_length, [-1, 1])
+  flat_positions = tf.reshape(tf.cast(positions, tf.int32) + offsets, [-1])
+  flat_sequence = tf.reshape(sequence_tensor, [batch_size * seq_length, width])
+  return tf.gather(flat_sequence, flat_positions)
+
+
+def lert_pretraining_heads(bert_config, sequence_output, embedding_table,
+                           positions, tasks=linguistics.TASKS):
+  """LERT's heads at the masked positions: MLM plus one dense layer per task.
+
+  All heads share one transform (dense with the config's activation, then
+  LayerNorm).  The MLM head ties its output weights to the word embeddings.
+  Every linguistic head's variables are created whatever `tasks` says, so a
+  checkpoint always carries all of them; logits are computed only for `tasks`.
+
+  Args:
+    bert_config: BertConfig.
+    sequence_output: [B, S, H] final encoder layer.
+    embedding_table: [V, H] word embeddings.
+    positions: [B, P] masked positions.
+    tasks: linguistic tasks whose logits to compute.
+
+  Returns:
+    dict: "mlm" -> [B*P, V] logits, and task -> [B*P, num_labels(task)].
+  """
+  initializer = create_initializer(bert_config.initializer_range)
+  hidden = gather_indexes(sequence_output, positions)  # [B*P, H]
+  with tf.variable_scope("cls/predictions"):
+    with tf.variable_scope("transform"):
+      hidden = dense(hidden, bert_config.hidden_size,
+                     activation=get_activation(bert_config.hidden_act),
+                     kernel_initializer=initializer)
+      hidden = layer_norm(hidden)
+    output_bias = tf.get_variable("output_bias", [bert_config.vocab_size],
+                                  initializer=tf.zeros_initializer())
+    logits = {"mlm": tf.nn.bias_add(
+        tf.matmul(hidden, embedding_table, transpose_b=True), output_bias)}
+    for task in linguistics.TASKS:
+      with tf.variable_scope("output_%s_layer" % task):
+        kernel = tf.get_variable(
+            "kernel", [bert_config.hidden_size, linguistics.num_labels(task)],
+            initializer=initializer)
+        bias = tf.get_variable("bias", [linguistics.num_labels(task)],
+                               initializer=tf.zeros_initializer())
+      if task in tasks:
+        logits[task] = tf.nn.bias_add(tf.matmul(hidden, kernel), bias)
+  return logits
+
+
+def masked_cross_entropy(logits, label_ids, label_weights):
+  """sum(w·CE) / (sum(w) + 1e-5) over the masked positions (SPEC §5).
+
+  Args:
+    logits: [B*P, C]; label_ids, label_weights: [B, P].
+  Returns:
+    (loss scalar, per-position loss [B*P], log-probabilities [B*P, C]).
+  """
+  log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+  label_ids = tf.reshape(tf.cast(label_ids, tf.int32), [-1])
+  weights = tf.reshape(tf.cast(label_weights, tf.float32), [-1])
+  per_position = -tf.reduce_sum(
+      log_probs * tf.one_hot(label_ids, depth=get_shape_list(logits)[-1]), axis=-1)
+  loss = tf.reduce_sum(weights * per_position) / (tf.reduce_sum(weights) + 1e-5)
+  return loss, per_position, log_probs
+
+
+def lip_weights(global_step, end_steps):
+  """λ_t = clip(step / end_t, 0, 1) per task as float32 tensors (SPEC §5).
+
+  Args:
+    global_step: an integer tensor.
+    end_steps: dict task -> end step; 0 (or less) gives full weight from step 0.
+  """
+  step = tf.cast(global_step, tf.float32)
+  weights = {}
+  for task, end in end_steps.items():
+    if end <= 0:
+      weights[task] = tf.constant(1.0, tf.float32)
+    else:
+      weights[task] = tf.clip_by_value(step / float(end), 0.0, 1.0)
+  return weights
+
+
+# --- Checkpoints -----------------------------------------------------------------
+
+
+def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
+  """Maps checkpoint variables to the graph's variables of the same name/shape.
+
+  Returns (assignment_map, initialized_variable_names) like google-research/bert;
+  a variable present under the same name but with another shape is skipped
+  here and reported by `checkpoint_mismatches`.
+  """
+  graph_vars = {}
+  for var in tvars:
+    name = re.sub(r":\d+$", "", var.name)
+    graph_vars[name] = var
+  assignment_map = {}
+  initialized = {}
+  for name, shape in tf.train.list_variables(init_checkpoint):
+    var = graph_vars.get(name)
+    if var is None or var.shape.as_list() != list(shape):
+      continue
+    assignment_map[name] = name
+    initialized[name] = 1
+    initialized[name + ":0"] = 1
+  return assignment_map, initialized
+
+
+def checkpoint_mismatches(tvars, init_checkpoint):
+  """[(name, graph shape, checkpoint shape)] for same-named, different-shaped vars."""
+  shapes = dict(tf.train.list_variables(init_checkpoint))
+  mismatches = []
+  for var in tvars:
+    name = re.sub(r":\d+$", "", var.name)
+    if name in shapes and var.shape.as_list() != list(shapes[name]):
+      mismatches.append((name, var.shape.as_list(), list(shapes[name])))
+  return mismatches
+
+
+# --- Shapes ------------------------------------------------------------------------
+
+
+def get_shape_list(tensor, expected_rank=None, name=None):
+  """The tensor's shape as a list: Python ints where static, scalars where dynamic."""
+  if expected_rank is not None:
+    assert_rank(tensor, expected_rank, name)
+  shape = tensor.shape.as_list()
+  dynamic_indexes = [i for i, dim in enumerate(shape) if dim is None]
+  if not dynamic_indexes:
+    return shape
+  dynamic = tf.shape(tensor)
+  for index in dynamic_indexes:
+    shape[index] = dynamic[index]
+  return shape
+
+
+def reshape_to_matrix(input_tensor):
+  """[..., W] -> [N, W]."""
+  if input_tensor.shape.ndims < 2:
+    raise ValueError("Input tensor must have at least rank 2, got shape %s" %
+                     input_tensor.shape)
+  if input_tensor.shape.ndims == 2:
+    return input_tensor
+  width = input_tensor.shape[-1]
+  return tf.reshape(input_tensor, [-1, width])
+
+
+def reshape_from_matrix(output_tensor, orig_shape_list):
+  """[N, W] -> orig_shape_list[:-1] + [W]."""
+  if len(orig_shape_list) == 2:
+    return output_tensor
+  width = get_shape_list(output_tensor)[-1]
+  return tf.reshape(output_tensor, orig_shape_list[:-1] + [width])
+
+
+def assert_rank(tensor, expected_rank, name=None):
+  """Raises ValueError unless the tensor's rank is (one of) `expected_rank`."""
+  if isinstance(expected_rank, six.integer_types):
+    expected_rank = [expected_rank]
+  actual = tensor.shape.ndims
+  if actual not in expected_rank:
+    raise ValueError("Tensor %s has rank %d, expected one of %s (shape %s)" %
+                     (name or tensor.name, actual, expected_rank, tensor.shape))

@@ -1,0 +1,289 @@
+"""modeling.py: variable names and shapes (SPEC §2), checkpoints, GELU, losses, LIP."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import linguistics
+import modeling
+from conftest import REPO_ROOT
+
+CONFIGS = {name: os.path.join(REPO_ROOT, "configs", "lert_config_%s.json" % name)
+           for name in ("small", "base", "large")}
+
+
+def expected_variables(hidden, layers, intermediate, vocab=21128, types=2,
+                       positions=512):
+  """SPEC §2's trainable variables, written out from the SPEC's text."""
+  h, i = hidden, intermediate
+  names = {
+      "bert/embeddings/word_embeddings": [vocab, h],
+      "bert/embeddings/token_type_embeddings": [types, h],
+      "bert/embeddings/position_embeddings": [positions, h],
+      "bert/embeddings/LayerNorm/gamma": [h],
+      "bert/embeddings/LayerNorm/beta": [h],
+      "bert/pooler/dense/kernel": [h, h],
+      "bert/pooler/dense/bias": [h],
+      "cls/predictions/transform/dense/kernel": [h, h],
+      "cls/predictions/transform/dense/bias": [h],
+      "cls/predictions/transform/LayerNorm/gamma": [h],
+      "cls/predictions/transform/LayerNorm/beta": [h],
+      "cls/predictions/output_bias": [vocab],
+      "cls/predictions/output_pos_layer/kernel": [h, 28],
+      "cls/predictions/output_pos_layer/bias": [28],
+      "cls/predictions/output_ner_layer/kernel": [h, 13],
+      "cls/predictions/output_ner_layer/bias": [13],
+      "cls/predictions/output_dep_layer/kernel": [h, 14],
+      "cls/predictions/output_dep_layer/bias": [14],
+  }
+  for layer in range(layers):
+    prefix = "bert/encoder/layer_%d/" % layer
+    for proj in ("query", "key", "value"):
+      names[prefix + "attention/self/%s/kernel" % proj] = [h, h]
+      names[prefix + "attention/self/%s/bias" % proj] = [h]
+    names[prefix + "attention/output/dense/kernel"] = [h, h]
+    names[prefix + "attention/output/dense/bias"] = [h]
+    names[prefix + "attention/output/LayerNorm/gamma"] = [h]
+    names[prefix + "attention/output/LayerNorm/beta"] = [h]
+    names[prefix + "intermediate/dense/kernel"] = [h, i]
+    names[prefix + "intermediate/dense/bias"] = [i]
+    names[prefix + "output/dense/kernel"] = [i, h]
+    names[prefix + "output/dense/bias"] = [h]
+    names[prefix + "output/LayerNorm/gamma"] = [h]
+    names[prefix + "output/LayerNorm/beta"] = [h]
+  return names
+
+
+def build_pretraining_graph(config, batch=2, seq=16, predictions=4, is_training=False):
+  input_ids = tf.placeholder(tf.int32, [batch, seq], name="input_ids")
+  input_mask = tf.placeholder(tf.int32, [batch, seq], name="input_mask")
+  segment_ids = tf.placeholder(tf.int32, [batch, seq], name="segment_ids")
+  positions = tf.placeholder(tf.int32, [batch, predictions], name="positions")
+  model = modeling.BertModel(config, is_training, input_ids, input_mask, segment_ids)
+  logits = modeling.lert_pretraining_heads(
+      config, model.get_sequence_output(), model.get_embedding_table(), positions)
+  placeholders = (input_ids, input_mask, segment_ids, positions)
+  return model, logits, placeholders
+
+
+@pytest.mark.parametrize("size,hidden,layers,intermediate", [
+    ("small", 256, 12, 1024), ("base", 768, 12, 3072), ("large", 1024, 24, 4096)])
+def test_pretraining_graph_variables_match_spec(size, hidden, layers, intermediate):
+  config = modeling.BertConfig.from_json_file(CONFIGS[size])
+  with tf.Graph().as_default():
+    build_pretraining_graph(config)
+    got = {v.op.name: v.shape.as_list() for v in tf.trainable_variables()}
+  assert got == expected_variables(hidden, layers, intermediate)
+  assert "cls/seq_relationship/output_weights" not in got
+
+
+def test_head_sizes_come_from_inventories():
+  assert [linguistics.num_labels(t) for t in linguistics.TASKS] == [28, 13, 14]
+  assert linguistics.POS_LABELS[0] == "n" and linguistics.POS_LABELS[-1] == "%"
+  assert linguistics.NER_LABELS[:3] == ("O", "S-Ns", "S-Nh")
+  assert linguistics.DEP_LABELS[-1] == "IOB"
+  assert linguistics.prefixed_labels("ner")[1] == "NER-S-Ns"
+
+
+def test_root_config_is_released_base():
+  with open(os.path.join(REPO_ROOT, "lert_config.json")) as f:
+    root = json.load(f)
+  with open(CONFIGS["base"]) as f:
+    base = json.load(f)
+  assert root == base
+  assert root["vocab_size"] == 21128 and root["type_vocab_size"] == 2
+  small = modeling.BertConfig.from_json_file(CONFIGS["small"])
+  assert (small.hidden_size, small.num_attention_heads, small.intermediate_size) == (
+      256, 4, 1024)
+  assert small.ignored_fields["pooler_size_per_head"] == 64
+
+
+def test_config_errors_name_fields(tmp_path):
+  with open(CONFIGS["small"]) as f:
+    data = json.load(f)
+  data["hiden_size"] = data.pop("hidden_size")
+  path = tmp_path / "bad.json"
+  path.write_text(json.dumps(data))
+  with pytest.raises(ValueError) as error:
+    modeling.BertConfig.from_json_file(str(path))
+  message = str(error.value)
+  assert "missing field(s) hidden_size" in message
+  assert "unknown field(s) hiden_size" in message
+  assert str(path) in message
+
+
+def test_google_bert_config_without_pooler_fields_loads():
+  google = {"attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.1, "hidden_size": 768, "initializer_range": 0.02,
+            "intermediate_size": 3072, "max_position_embeddings": 512,
+            "num_attention_heads": 12, "num_hidden_layers": 12, "type_vocab_size": 2,
+            "vocab_size": 21128}
+  config = modeling.BertConfig.from_dict(google)
+  assert config.to_dict() == google
+
+
+def test_gelu_is_exact_erf():
+  xs = np.array([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0], dtype=np.float32)
+  expected = [0.5 * x * (1 + math.erf(x / math.sqrt(2))) for x in xs]
+  with tf.Graph().as_default(), tf.Session() as sess:
+    got = sess.run(modeling.gelu(tf.constant(xs)))
+  np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+  assert modeling.get_activation("gelu") is modeling.gelu
+  # The tanh approximation (Google's BERT) differs measurably from the erf form.
+  with tf.Graph().as_default(), tf.Session() as sess:
+    approx = sess.run(modeling.gelu_tanh(tf.constant(xs)))
+  assert np.max(np.abs(approx - np.array(expected))) > 1e-4
+
+
+def test_unknown_activation_is_named():
+  with pytest.raises(ValueError, match="swish2"):
+    modeling.get_activation("swish2")
+
+
+def tiny_config():
+  return modeling.BertConfig(vocab_size=21128, hidden_size=32, num_hidden_layers=2,
+                             num_attention_heads=4, intermediate_size=64,
+                             max_position_embeddings=64, type_vocab_size=2)
+
+
+def random_feed(placeholders, batch=2, seq=16, predictions=4, seed=0):
+  rng = np.random.RandomState(seed)
+  input_ids, input_mask, segment_ids, positions = placeholders
+  ids = rng.randint(0, 21128, size=[batch, seq])
+  mask = np.ones([batch, seq], dtype=np.int32)
+  mask[1, 10:] = 0
+  ids[1, 10:] = 0
+  segments = np.zeros([batch, seq], dtype=np.int32)
+  segments[:, 8:] = 1
+  pos = np.array([[1, 3, 5, 7], [2, 4, 6, 9]])
+  return {input_ids: ids, input_mask: mask, segment_ids: segments, positions: pos}
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
+  config = tiny_config()
+  prefix = str(tmp_path / "model.ckpt")
+  with tf.Graph().as_default():
+    model, logits, placeholders = build_pretraining_graph(config)
+    feed = random_feed(placeholders)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      before = sess.run([model.get_sequence_output(), model.get_pooled_output(), logits],
+                        feed)
+      tf.train.Saver().save(sess, prefix)
+  with tf.Graph().as_default():
+    model, logits, placeholders = build_pretraining_graph(config)
+    feed = random_feed(placeholders)
+    tvars = tf.trainable_variables()
+    assignment_map, initialized = modeling.get_assignment_map_from_checkpoint(tvars, prefix)
+    assert len(assignment_map) == len(tvars)
+    assert all(v.name in initialized for v in tvars)
+    tf.train.init_from_checkpoint(prefix, assignment_map)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      after = sess.run([model.get_sequence_output(), model.get_pooled_output(), logits],
+                       feed)
+  np.testing.assert_array_equal(before[0], after[0])
+  np.testing.assert_array_equal(before[1], after[1])
+  for head in ("mlm", "pos", "ner", "dep"):
+    np.testing.assert_array_equal(before[2][head], after[2][head])
+
+
+def test_padding_does_not_change_unpadded_outputs():
+  config = tiny_config()
+  with tf.Graph().as_default():
+    model, _, placeholders = build_pretraining_graph(config)
+    feed = random_feed(placeholders)
+    other = dict(feed)
+    ids = feed[placeholders[0]].copy()
+    ids[1, 10:] = 777  # different tokens in the padding
+    other[placeholders[0]] = ids
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      a = sess.run(model.get_sequence_output(), feed)
+      b = sess.run(model.get_sequence_output(), other)
+  np.testing.assert_allclose(a[1, :10], b[1, :10], atol=1e-5)
+
+
+def test_masked_cross_entropy_formula():
+  logits = np.array([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0], [0.5, 0.5, 3.0],
+                     [1.0, 1.0, 1.0]], dtype=np.float32)
+  labels = np.array([[0, 1], [2, 0]])
+  weights = np.array([[1.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+  log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+  ce = -log_probs[np.arange(4), labels.reshape(-1)]
+  expected = (ce * weights.reshape(-1)).sum() / (weights.sum() + 1e-5)
+  with tf.Graph().as_default(), tf.Session() as sess:
+    loss, per_position, _ = sess.run(modeling.masked_cross_entropy(
+        tf.constant(logits), tf.constant(labels), tf.constant(weights)))
+  np.testing.assert_allclose(loss, expected, rtol=1e-6)
+  np.testing.assert_allclose(per_position, ce, rtol=1e-6)
+
+
+@pytest.mark.parametrize("end", [333000, 666000, 1000000, 10])
+def test_lip_weights_at_known_steps(end):
+  steps = [0, end // 2, end, 2 * end]
+  expected = [0.0, (end // 2) / float(end), 1.0, 1.0]
+  for step, want in zip(steps, expected):
+    assert linguistics.lip_weight(step, end) == pytest.approx(want)
+  with tf.Graph().as_default(), tf.Session() as sess:
+    step = tf.placeholder(tf.int64, [])
+    weight = modeling.lip_weights(step, {"pos": end})["pos"]
+    got = [sess.run(weight, {step: s}) for s in steps]
+  np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_lip_end_zero_means_full_weight_from_start():
+  assert linguistics.lip_weight(0, 0) == 1.0
+  with tf.Graph().as_default(), tf.Session() as sess:
+    weights = modeling.lip_weights(tf.constant(0, tf.int64),
+                                   {"pos": 0, "ner": 0, "dep": 100})
+    assert sess.run(weights["pos"]) == 1.0
+    assert sess.run(weights["dep"]) == 0.0
+
+
+def test_paper_lip_end_steps():
+  assert dict(linguistics.PAPER_LIP_END_STEPS) == {
+      "pos": 333000, "ner": 666000, "dep": 1000000}
+
+
+def test_gather_indexes():
+  sequence = np.arange(2 * 5 * 3, dtype=np.float32).reshape(2, 5, 3)
+  positions = np.array([[0, 4], [1, 2]])
+  with tf.Graph().as_default(), tf.Session() as sess:
+    got = sess.run(modeling.gather_indexes(tf.constant(sequence), tf.constant(positions)))
+  np.testing.assert_array_equal(got, np.stack([sequence[0, 0], sequence[0, 4],
+                                               sequence[1, 1], sequence[1, 2]]))
+
+
+def test_bert_api_accessors_and_shapes():
+  config = tiny_config()
+  with tf.Graph().as_default():
+    model, logits, _ = build_pretraining_graph(config)
+    assert model.get_sequence_output().shape.as_list() == [2, 16, 32]
+    assert model.get_pooled_output().shape.as_list() == [2, 32]
+    assert len(model.get_all_encoder_layers()) == 2
+    assert model.get_embedding_output().shape.as_list() == [2, 16, 32]
+    assert model.get_embedding_table().shape.as_list() == [21128, 32]
+    assert logits["mlm"].shape.as_list() == [8, 21128]
+    assert logits["pos"].shape.as_list() == [8, 28]
+    assert modeling.get_shape_list(model.get_sequence_output(), expected_rank=3) == [2, 16, 32]
+    with pytest.raises(ValueError, match="rank"):
+      modeling.get_shape_list(model.get_pooled_output(), expected_rank=3)
+
+
+def test_heads_limited_to_tasks_still_create_all_variables():
+  config = tiny_config()
+  with tf.Graph().as_default():
+    ids = tf.zeros([1, 8], tf.int32)
+    model = modeling.BertModel(config, False, ids)
+    logits = modeling.lert_pretraining_heads(
+        config, model.get_sequence_output(), model.get_embedding_table(),
+        tf.zeros([1, 2], tf.int32), tasks=())
+    names = [v.op.name for v in tf.trainable_variables()]
+  assert sorted(logits) == ["mlm"]
+  for task in linguistics.TASKS:
+    assert "cls/predictions/output_%s_layer/kernel" % task in names
