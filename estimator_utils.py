@@ -1,0 +1,454 @@
+# coding=utf-8
+"""Estimator plumbing shared by run_pretraining.py and the fine-tuning scripts.
+
+One place for: the TPUEstimator and its RunConfig on TPU, GPU and CPU (and
+tf.distribute strategies for several GPUs or machines), XLA, initialising from
+a checkpoint with a restored / new / left-over report, TFRecord input
+pipelines with input validation that names the bad file and feature, writing
+TFRecords, TensorBoard summaries through a host call, and an examples/s hook.
+
+Nothing here reads flags: every function takes its settings as arguments.
+"""
+
+import collections
+import json
+import os
+import re
+import time
+
+import tensorflow as _tf_root
+import tensorflow.compat.v1 as tf
+
+import modeling
+
+# tf.compat.v2 is reachable from the root module in TF 1.15 and TF 2.x alike.
+_summary_v2 = _tf_root.compat.v2.summary
+
+DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
+
+
+# --- Run configuration -----------------------------------------------------------
+
+
+def session_config(use_xla=False):
+  """ConfigProto with XLA auto-clustering switched on when `use_xla`."""
+  config = tf.ConfigProto(allow_soft_placement=True)
+  if use_xla:
+    config.graph_options.optimizer_options.global_jit_level = (
+        tf.OptimizerOptions.ON_1)
+    # Auto-clustering only covers GPUs unless the CPU is named explicitly; the
+    # flag is read when XLA first initialises, i.e. before the first session.
+    flags = os.environ.get("TF_XLA_FLAGS", "")
+    if "--tf_xla_cpu_global_jit" not in flags:
+      os.environ["TF_XLA_FLAGS"] = (flags + " --tf_xla_cpu_global_jit").strip()
+  return config
+
+
+def make_distribution(distribution, num_gpus=0):
+  """A tf.distribute strategy for `distribution` in DISTRIBUTIONS, or None.
+
+  "mirrored": synchronous data parallelism over this machine's GPUs (or the
+  CPU if there are none).  "multi_worker": synchronous all-reduce across the
+  machines listed in the TF_CONFIG environment variable.
+  """
+  if distribution not in DISTRIBUTIONS:
+    raise ValueError("distribution must be one of %s, got %r" %
+                     (", ".join(DISTRIBUTIONS), distribution))
+  if distribution == "none":
+    return None
+  if distribution == "mirrored":
+    devices = (["/gpu:%d" % i for i in range(num_gpus)] if num_gpus else None)
+    return tf.distribute.MirroredStrategy(devices=devices)
+  if "TF_CONFIG" not in os.environ:
+    raise ValueError("distribution=multi_worker needs the TF_CONFIG environment "
+                     "variable (cluster and task of this worker)")
+  return tf.distribute.experimental.MultiWorkerMirroredStrategy()
+
+
+def make_estimator(model_fn,
+                   output_dir,
+                   use_tpu=False,
+                   tpu_name=None,
+                   tpu_zone=None,
+                   gcp_project=None,
+                   master=None,
+                   num_tpu_cores=8,
+                   iterations_per_loop=1000,
+                   save_checkpoints_steps=1000,
+                   keep_checkpoint_max=5,
+                   use_xla=False,
+                   train_batch_size=32,
+                   eval_batch_size=8,
+                   predict_batch_size=8,
+                   distribution="none",
+                   num_gpus=0,
+                   log_step_count_steps=100,
+                   save_summary_steps=100,
+                   params=None):
+  """A TPUEstimator for TPU, GPU or CPU; a tf.estimator.Estimator under a strategy.
+
+  Batch sizes are global (all replicas together), as BERT's flags have always
+  meant.  Under a tf.distribute strategy the input_fn sees the per-replica
+  batch size in params["batch_size"].
+  """
+  strategy = make_distribution(distribution, num_gpus)
+  if strategy is not None:
+    if use_tpu:
+      raise ValueError("use_tpu and distribution=%s exclude each other" %
+                       distribution)
+    replicas = strategy.num_replicas_in_sync
+    for name, size in (("train_batch_size", train_batch_size),
+                       ("eval_batch_size", eval_batch_size)):
+      if size % replicas:
+        raise ValueError("%s %d is not divisible by the %d replicas" %
+                         (name, size, replicas))
+    run_config = tf.estimator.RunConfig(
+        model_dir=output_dir,
+        save_checkpoints_steps=save_checkpoints_steps,
+        keep_checkpoint_max=keep_checkpoint_max,
+        log_step_count_steps=log_step_count_steps,
+        save_summary_steps=save_summary_steps,
+        session_config=session_config(use_xla),
+        train_distribute=strategy,
+        eval_distribute=strategy)
+    run_params = dict(params or {})
+    run_params["batch_size"] = train_batch_size // replicas
+    run_params["num_replicas"] = replicas
+
+    def strategy_model_fn(features, labels, mode, params):
+      spec = model_fn(features, labels, mode, params)
+      return spec.as_estimator_spec() if hasattr(spec, "as_estimator_spec") else spec
+
+    return tf.estimator.Estimator(model_fn=strategy_model_fn, config=run_config,
+                                  params=run_params)
+
+  cluster = None
+  if use_tpu and tpu_name:
+    cluster = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu_name, zone=tpu_zone, project=gcp_project)
+  run_config = tf.estimator.tpu.RunConfig(
+      cluster=cluster,
+      master=master,
+      model_dir=output_dir,
+      save_checkpoints_steps=save_checkpoints_steps,
+      keep_checkpoint_max=keep_checkpoint_max,
+      log_step_count_steps=log_step_count_steps,
+      save_summary_steps=save_summary_steps,
+      session_config=session_config(use_xla),
+      tpu_config=tf.estimator.tpu.TPUConfig(
+          iterations_per_loop=iterations_per_loop,
+          num_shards=num_tpu_cores,
+          per_host_input_for_training=(
+              tf.estimator.tpu.InputPipelineConfig.PER_HOST_V2)))
+  return tf.estimator.tpu.TPUEstimator(
+      use_tpu=use_tpu,
+      model_fn=model_fn,
+      config=run_config,
+      params=dict(params or {}),
+      train_batch_size=train_batch_size,
+      eval_batch_size=eval_batch_size,
+      predict_batch_size=predict_batch_size)
+
+
+# --- Initialising from a checkpoint ----------------------------------------------------
+
+CheckpointReport = collections.namedtuple(
+    "CheckpointReport", ["restored", "new", "left_over"])
+
+# Checkpoint entries that are training state rather than model weights.
+_TRAINING_STATE = re.compile(
+    r"(/adam_[mv]$|/grad_accum$|/lamb_[mv]$|^global_step$|/Adam(_1)?$|"
+    r"^beta[12]_power$|^loss_scale|^good_steps$)")
+
+
+def checkpoint_report(tvars, init_checkpoint):
+  """Which graph variables `init_checkpoint` restores, which are new, what is left.
+
+  Raises ValueError naming every variable whose shape differs between the graph
+  and the checkpoint (a different vocabulary or model size).
+  """
+  mismatches = modeling.checkpoint_mismatches(tvars, init_checkpoint)
+  if mismatches:
+    raise ValueError(
+        "%s does not fit this model; shape differs for: %s" % (
+            init_checkpoint, "; ".join("%s (model %s, checkpoint %s)" % m
+                                       for m in mismatches)))
+  assignment_map, _ = modeling.get_assignment_map_from_checkpoint(
+      tvars, init_checkpoint)
+  graph_names = [re.sub(r":\d+$", "", v.name) for v in tvars]
+  checkpoint_names = [name for name, _ in tf.train.list_variables(init_checkpoint)]
+  restored = sorted(assignment_map)
+  new = sorted(n for n in graph_names if n not in assignment_map)
+  left_over = sorted(n for n in checkpoint_names
+                     if n not in assignment_map and not _TRAINING_STATE.search(n))
+  return CheckpointReport(restored, new, left_over)
+
+
+def log_checkpoint_report(report, init_checkpoint, max_names=60):
+  def show(names):
+    shown = ", ".join(names[:max_names])
+    return shown + (" ... (%d more)" % (len(names) - max_names)
+                    if len(names) > max_names else "")
+  tf.logging.info("Initialising from %s: %d variables restored, %d new, "
+                  "%d left over in the checkpoint", init_checkpoint,
+                  len(report.restored), len(report.new), len(report.left_over))
+  tf.logging.info("  restored: %s", show(report.restored))
+  tf.logging.info("  new (freshly initialised): %s", show(report.new) or "none")
+  tf.logging.info("  left over (in checkpoint, unused): %s",
+                  show(report.left_over) or "none")
+
+
+def init_from_checkpoint(init_checkpoint, use_tpu, tvars=None):
+  """Restores every same-named, same-shaped variable from `init_checkpoint`.
+
+  Call inside a model_fn after the graph is built.  Returns
+  (scaffold_fn or None, CheckpointReport or None); the report is also logged.
+  """
+  if not init_checkpoint:
+    return None, None
+  tvars = tvars if tvars is not None else tf.trainable_variables()
+  report = checkpoint_report(tvars, init_checkpoint)
+  log_checkpoint_report(report, init_checkpoint)
+  assignment_map = {name: name for name in report.restored}
+  if use_tpu:
+    def scaffold_fn():
+      tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
+      return tf.train.Scaffold()
+    return scaffold_fn, report
+  tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
+  return None, report
+
+
+def resolve_checkpoint(path):
+  """A checkpoint prefix from a prefix or a directory (its latest checkpoint)."""
+  if not path:
+    return path
+  if tf.gfile.IsDirectory(path):
+    latest = tf.train.latest_checkpoint(path)
+    if latest is None:
+      raise ValueError("%s is a directory with no checkpoint in it" % path)
+    return latest
+  if not tf.gfile.Exists(path + ".index"):
+    raise ValueError("checkpoint %s not found (no %s.index)" % (path, path))
+  return path
+
+
+# --- TFRecords -----------------------------------------------------------------------
+
+
+def int_feature(values):
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+
+
+def float_feature(values):
+  return tf.train.Feature(float_list=tf.train.FloatList(value=list(values)))
+
+
+def make_example(feature_dict):
+  """tf.train.Example from {name: list of ints or floats}; floats by first value."""
+  features = collections.OrderedDict()
+  for name, values in feature_dict.items():
+    values = list(values)
+    if values and isinstance(values[0], float):
+      features[name] = float_feature(values)
+    else:
+      features[name] = int_feature(values)
+  return tf.train.Example(features=tf.train.Features(feature=features))
+
+
+def write_examples(path, feature_dicts):
+  """Writes dicts {name: list of ints/floats} as a TFRecord of tf.train.Example."""
+  count = 0
+  with tf.io.TFRecordWriter(path) as writer:
+    for feature_dict in feature_dicts:
+      writer.write(make_example(feature_dict).SerializeToString())
+      count += 1
+  return count
+
+
+def expand_input_files(patterns):
+  """Comma-separated globs (or a list of them) -> sorted existing file list."""
+  if isinstance(patterns, str):
+    patterns = [p for p in patterns.split(",") if p.strip()]
+  files = []
+  for pattern in patterns:
+    matched = tf.gfile.Glob(pattern.strip())
+    if not matched:
+      raise ValueError("input file pattern %s matches no file" % pattern)
+    files.extend(sorted(matched))
+  return files
+
+
+def validate_tfrecords(input_files, name_to_features):
+  """Checks the first record of every file against `name_to_features`.
+
+  Catches the usual mistakes before the first step, with an error that names
+  the file and the feature: data made for another max_seq_length or
+  max_predictions_per_seq, a missing feature, a wrong type, a corrupt file.
+  """
+  for path in input_files:
+    try:
+      first = next(iter(tf.io.tf_record_iterator(path)), None)
+    except tf.errors.OpError as e:
+      raise ValueError("%s: not a readable TFRecord file (%s)" %
+                       (path, e.message.splitlines()[0]))
+    if first is None:
+      raise ValueError("%s: contains no records" % path)
+    try:
+      example = tf.train.Example.FromString(first)
+    except Exception as e:  # protobuf raises its own DecodeError
+      raise ValueError("%s: first record is not a tf.train.Example (%s)" % (path, e))
+    features = example.features.feature
+    for name, spec in name_to_features.items():
+      if name not in features:
+        raise ValueError("%s: feature %r is missing (the file has: %s)" % (
+            path, name, ", ".join(sorted(features))))
+      kind = features[name].WhichOneof("kind")
+      want = "float_list" if spec.dtype == tf.float32 else "int64_list"
+      if kind != want:
+        raise ValueError("%s: feature %r is %s, expected %s" %
+                         (path, name, kind, want))
+      length = len(getattr(features[name], kind).value)
+      expected = spec.shape[0] if len(spec.shape) else 1
+      if length != expected:
+        raise ValueError(
+            "%s: feature %r has length %d, expected %d (was the data made with "
+            "another max_seq_length / max_predictions_per_seq?)" %
+            (path, name, length, expected))
+
+
+def decode_record(record, name_to_features):
+  """Parses one record; int64 becomes int32 (TPUs only take int32)."""
+  example = tf.parse_single_example(record, name_to_features)
+  for name in list(example):
+    if example[name].dtype == tf.int64:
+      example[name] = tf.cast(example[name], tf.int32)
+  return example
+
+
+def tfrecord_input_fn_builder(input_files, name_to_features, is_training,
+                              drop_remainder, shuffle_buffer=100, seed=None,
+                              num_cpu_threads=4, validate=True):
+  """An input_fn over TFRecords of tf.train.Example (TPUEstimator-compatible).
+
+  Training reads files in parallel, shuffles and repeats; evaluation and
+  prediction read files in order, once.  Under a tf.distribute multi-worker
+  strategy each worker reads its own shard of the files (or of the records when
+  there are fewer files than workers).
+  """
+  if isinstance(input_files, str):
+    input_files = expand_input_files(input_files)
+  if not input_files:
+    raise ValueError("no input files")
+  if validate:
+    validate_tfrecords(input_files, name_to_features)
+
+  def input_fn(params, input_context=None):
+    batch_size = params["batch_size"]
+    if is_training:
+      files = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
+      if input_context is not None and input_context.num_input_pipelines > 1:
+        if len(input_files) >= input_context.num_input_pipelines:
+          files = files.shard(input_context.num_input_pipelines,
+                              input_context.input_pipeline_id)
+      files = files.repeat().shuffle(len(input_files), seed=seed)
+      dataset = files.interleave(
+          tf.data.TFRecordDataset,
+          cycle_length=min(num_cpu_threads, len(input_files)),
+          num_parallel_calls=min(num_cpu_threads, len(input_files)))
+      if (input_context is not None and input_context.num_input_pipelines > 1
+          and len(input_files) < input_context.num_input_pipelines):
+        dataset = dataset.shard(input_context.num_input_pipelines,
+                                input_context.input_pipeline_id)
+      dataset = dataset.shuffle(shuffle_buffer, seed=seed)
+    else:
+      dataset = tf.data.TFRecordDataset(input_files)
+    dataset = dataset.map(lambda record: decode_record(record, name_to_features),
+                          num_parallel_calls=num_cpu_threads)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    return dataset.prefetch(2)
+
+  return input_fn
+
+
+# --- Summaries and hooks ----------------------------------------------------------------
+
+
+def scalar_host_call(output_dir, scalars, global_step):
+  """A TPUEstimator host_call that writes `scalars` {name: scalar tensor} to TensorBoard.
+
+  Works on TPU (values cross the outfeed) and on CPU/GPU, where TPUEstimator
+  runs it on the host every step; summaries are written every step here, so
+  keep `scalars` small.
+  """
+  names = sorted(scalars)
+
+  def host_call_fn(step, *values):
+    step = step[0]
+    with _summary_v2.create_file_writer(output_dir).as_default():
+      with _summary_v2.record_if(True):
+        for name, value in zip(names, values):
+          _summary_v2.scalar(name, tf.reduce_mean(value), step=step)
+        return tf.summary.all_v2_summary_ops()
+
+  tensors = [tf.reshape(tf.cast(global_step, tf.int64), [1])]
+  tensors += [tf.reshape(tf.cast(scalars[n], tf.float32), [1]) for n in names]
+  return host_call_fn, tensors
+
+
+class ExamplesPerSecondHook(tf.train.SessionRunHook):
+  """Logs examples/s (and writes it to TensorBoard) every `every_n_steps`."""
+
+  def __init__(self, batch_size, every_n_steps=100, output_dir=None):
+    self._batch_size = batch_size
+    self._every_n_steps = max(1, every_n_steps)
+    self._output_dir = output_dir
+    self._writer = None
+    self.history = []  # (global_step, examples per second)
+
+  def begin(self):
+    self._global_step = tf.train.get_global_step()
+    if self._output_dir:
+      self._writer = tf.summary.FileWriterCache.get(self._output_dir)
+    self._last_time = None
+    self._last_step = None
+
+  def before_run(self, run_context):
+    return tf.train.SessionRunArgs(self._global_step)
+
+  def after_run(self, run_context, run_values):
+    step = run_values.results
+    now = time.time()
+    if self._last_time is None:
+      self._last_time, self._last_step = now, step
+      return
+    if step - self._last_step < self._every_n_steps:
+      return
+    rate = (step - self._last_step) * self._batch_size / max(now - self._last_time, 1e-9)
+    self.history.append((step, rate))
+    tf.logging.info("examples/s = %.2f (global step %d)", rate, step)
+    if self._writer is not None:
+      summary = tf.Summary(value=[tf.Summary.Value(tag="examples_per_sec",
+                                                   simple_value=rate)])
+      self._writer.add_summary(summary, step)
+    self._last_time, self._last_step = now, step
+
+
+# --- Results files ---------------------------------------------------------------------
+
+
+def write_results(path, results, header=None):
+  """Writes `key = value` lines (sorted), as BERT's eval_results.txt."""
+  with tf.gfile.GFile(path, "w") as writer:
+    if header:
+      writer.write(header.rstrip("\n") + "\n")
+    for key in sorted(results):
+      value = results[key]
+      if hasattr(value, "item"):
+        value = value.item()
+      writer.write("%s = %s\n" % (key, value))
+
+
+def read_sidecar(path):
+  with tf.gfile.GFile(path, "r") as reader:
+    return json.load(reader)
