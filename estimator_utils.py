@@ -157,8 +157,8 @@ CheckpointReport = collections.namedtuple(
 
 # Checkpoint entries that are training state rather than model weights.
 _TRAINING_STATE = re.compile(
-    r"(/adam_[mv]$|/grad_accum$|/lamb_[mv]$|^global_step$|/Adam(_1)?$|"
-    r"^beta[12]_power$|^loss_scale|^good_steps$)")
+    r"(/adam_[mv]$|/grad_accum$|^grad_accum_micro_step$|^lamb_step$|"
+    r"^global_step$|/Adam(_1)?$|^beta[12]_power$|^loss_scale/)")
 
 
 def checkpoint_report(tvars, init_checkpoint):

@@ -259,6 +259,10 @@ def main(_):
         FLAGS.bert_config_file))
   if FLAGS.grad_accum_steps < 1:
     raise ValueError("--grad_accum_steps must be at least 1")
+  if FLAGS.grad_accum_steps > 1 and FLAGS.distribution != "none":
+    # The accumulators live outside the strategy's replica aggregation.
+    raise ValueError("--grad_accum_steps > 1 is not supported with --distribution=%s; "
+                     "raise train_batch_size across replicas instead" % FLAGS.distribution)
   tf.gfile.MakeDirs(FLAGS.output_dir)
 
   init_checkpoint = estimator_utils.resolve_checkpoint(FLAGS.init_checkpoint)

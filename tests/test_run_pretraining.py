@@ -1,0 +1,393 @@
+"""run_pretraining.py end to end on a tiny config: train, eval, predict, resume, init, workers."""
+
+import glob
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from absl import flags
+from absl.testing import flagsaver
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+from tensorflow.core.util import event_pb2
+
+import estimator_utils
+import linguistics
+import modeling
+import run_pretraining
+from conftest import REPO_ROOT
+
+SEQ = 32
+PREDICTIONS = 5
+TINY_CONFIG = {
+    "attention_probs_dropout_prob": 0.0, "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.0, "hidden_size": 32, "initializer_range": 0.02,
+    "intermediate_size": 64, "max_position_embeddings": 64,
+    "num_attention_heads": 4, "num_hidden_layers": 2, "type_vocab_size": 2,
+    "vocab_size": 21128}
+
+
+def synthetic_examples(count, seed, labelled=("pos", "ner", "dep"), seq=SEQ):
+  """Learnable instances: the masked token and its tags are functions of its neighbours."""
+  rng = np.random.RandomState(seed)
+  for _ in range(count):
+    ids = rng.randint(670, 700, seq).tolist()
+    positions = sorted(rng.choice(np.arange(1, seq - 1), PREDICTIONS,
+                                  replace=False).tolist())
+    example = {"input_ids": ids, "input_mask": [1] * seq, "segment_ids": [0] * seq,
+               "masked_lm_positions": positions,
+               "masked_lm_ids": [ids[p] for p in positions],
+               "masked_lm_weights": [1.0] * PREDICTIONS}
+    for p in positions:
+      example["input_ids"][p] = 103  # [MASK]
+    for task in linguistics.TASKS:
+      size = linguistics.num_labels(task)
+      example["%s_labels" % task] = (
+          [ids[p] % size for p in positions] if task in labelled else [0] * PREDICTIONS)
+    yield example
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+  """Two TFRecord files with a sidecar (jieba-like: DEP unlabelled) and a tiny config."""
+  directory = tmp_path_factory.mktemp("pretrain_data")
+  for shard in range(2):
+    path = str(directory / ("data-%d.tfrecord" % shard))
+    estimator_utils.write_examples(
+        path, synthetic_examples(32, seed=shard, labelled=("pos", "ner")))
+  sidecar = {"annotator": "jieba", "labelled_tasks": ["pos", "ner"],
+             "max_seq_length": SEQ, "max_predictions_per_seq": PREDICTIONS,
+             "inventories": {t: list(linguistics.LABELS[t]) for t in linguistics.TASKS}}
+  (directory / "lert_data.json").write_text(json.dumps(sidecar))
+  (directory / "config.json").write_text(json.dumps(TINY_CONFIG))
+  return directory
+
+
+def base_flags(data_dir, output_dir, **overrides):
+  values = dict(
+      input_file=str(data_dir / "data-*.tfrecord"), output_dir=str(output_dir),
+      bert_config_file=str(data_dir / "config.json"), max_seq_length=SEQ,
+      max_predictions_per_seq=PREDICTIONS, train_batch_size=8, eval_batch_size=8,
+      learning_rate=2e-3, num_train_steps=30, num_warmup_steps=3,
+      save_checkpoints_steps=10, max_eval_steps=4, log_step_count_steps=10,
+      pos_end_step=10, ner_end_step=20, dep_end_step=0, do_train=True,
+      do_eval=False, do_predict=False)
+  values.update(overrides)
+  return values
+
+
+def run_main(**flag_values):
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS(["run_pretraining"])
+  with flagsaver.flagsaver(**flag_values):
+    run_pretraining.main(None)
+
+
+def read_scalars(output_dir):
+  """{tag: {step: value}} from every event file directly in output_dir."""
+  scalars = {}
+  for path in glob.glob(os.path.join(output_dir, "events.out.tfevents*")):
+    for record in tf.io.tf_record_iterator(path):
+      event = event_pb2.Event.FromString(record)
+      for value in event.summary.value:
+        if value.HasField("simple_value"):
+          number = value.simple_value
+        elif value.HasField("tensor"):
+          number = float(tf.make_ndarray(value.tensor))
+        else:
+          continue
+        scalars.setdefault(value.tag, {})[event.step] = number
+  return scalars
+
+
+def read_results(path):
+  results = {}
+  with open(path) as f:
+    for line in f:
+      key, _, value = line.strip().partition(" = ")
+      results[key] = value
+  return results
+
+
+def test_train_eval_lowers_loss_with_every_head_and_lip_summaries(data_dir, tmp_path):
+  output_dir = tmp_path / "out"
+  run_main(**base_flags(data_dir, output_dir, do_eval=True))
+
+  scalars = read_scalars(str(output_dir))
+  total = scalars["loss/total"]
+  mlm = scalars["loss/mlm"]
+  assert mlm[29] < mlm[0] - 0.5, mlm
+  assert total[29] < total[0], total
+  # λ = clip(step / end, 0, 1): POS ends at 10, NER at 20; DEP is unlabelled.
+  assert scalars["lambda/pos"][0] == pytest.approx(0.0)
+  assert scalars["lambda/pos"][5] == pytest.approx(0.5)
+  assert scalars["lambda/pos"][20] == pytest.approx(1.0)
+  assert scalars["lambda/ner"][5] == pytest.approx(0.25)
+  assert scalars["lambda/ner"][25] == pytest.approx(1.0)
+  assert "lambda/dep" not in scalars and "loss/dep" not in scalars
+  assert scalars["learning_rate"][0] == 0.0
+  assert scalars["learning_rate"][3] == pytest.approx(2e-3 * 27 / 30, rel=1e-5)
+  assert "examples_per_sec" in scalars
+
+  reader = tf.train.load_checkpoint(str(output_dir / "model.ckpt-30"))
+  shapes = reader.get_variable_to_shape_map()
+  for task in linguistics.TASKS:
+    assert shapes["cls/predictions/output_%s_layer/kernel" % task] == [
+        32, linguistics.num_labels(task)]
+  assert shapes["cls/predictions/output_bias"] == [21128]
+  assert "cls/seq_relationship/output_weights" not in shapes
+
+  results = read_results(str(output_dir / "eval_results.txt"))
+  for head in ("mlm", "pos", "ner"):
+    assert 0.0 <= float(results["%s_accuracy" % head]) <= 1.0
+    assert float(results["%s_loss" % head]) > 0.0
+  assert results["dep_head"].startswith("off (unlabelled in the data (annotator jieba")
+  assert results["global_step"] == "30"
+
+
+def test_mlm_only_run_reports_heads_off(data_dir, tmp_path):
+  output_dir = tmp_path / "mlm_only"
+  run_main(**base_flags(data_dir, output_dir, linguistic_tasks=[],
+                        num_train_steps=2, do_eval=True, max_eval_steps=1))
+  results = read_results(str(output_dir / "eval_results.txt"))
+  assert "mlm_accuracy" in results and "pos_accuracy" not in results
+  assert results["pos_head"] == "off (not requested (--linguistic_tasks))"
+
+
+def test_unknown_linguistic_task_is_named(data_dir, tmp_path):
+  with pytest.raises(ValueError, match="srl"):
+    run_main(**base_flags(data_dir, tmp_path / "x", linguistic_tasks=["pos", "srl"]))
+
+
+def test_wrong_max_seq_length_names_sidecar(data_dir, tmp_path):
+  with pytest.raises(ValueError) as error:
+    run_main(**base_flags(data_dir, tmp_path / "x", max_seq_length=64))
+  assert "lert_data.json" in str(error.value)
+  assert "max_seq_length=32" in str(error.value)
+
+
+def test_mismatched_record_names_file_and_feature(tmp_path):
+  """Without a sidecar the records themselves are checked before training."""
+  (tmp_path / "config.json").write_text(json.dumps(TINY_CONFIG))
+  short = str(tmp_path / "short.tfrecord")
+  estimator_utils.write_examples(short, synthetic_examples(4, 0, seq=16))
+  with pytest.raises(ValueError) as error:
+    run_main(**base_flags(tmp_path, tmp_path / "out", input_file=short))
+  assert "short.tfrecord" in str(error.value) and "'input_ids'" in str(error.value)
+  assert "length 16, expected 32" in str(error.value)
+
+  missing = str(tmp_path / "missing.tfrecord")
+  examples = list(synthetic_examples(4, 0))
+  for example in examples:
+    del example["ner_labels"]
+  estimator_utils.write_examples(missing, examples)
+  with pytest.raises(ValueError) as error:
+    run_main(**base_flags(tmp_path, tmp_path / "out", input_file=missing))
+  assert "missing.tfrecord" in str(error.value)
+  assert "'ner_labels' is missing" in str(error.value)
+
+  corrupt = tmp_path / "corrupt.tfrecord"
+  corrupt.write_bytes(b"this is not a tfrecord file at all" * 3)
+  with pytest.raises(ValueError) as error:
+    run_main(**base_flags(tmp_path, tmp_path / "out", input_file=str(corrupt)))
+  assert "corrupt.tfrecord" in str(error.value)
+
+  with pytest.raises(ValueError, match="matches no file"):
+    run_main(**base_flags(tmp_path, tmp_path / "out",
+                          input_file=str(tmp_path / "nothing-*.tfrecord")))
+
+
+def write_bert_style_checkpoint(prefix, config_dict):
+  """A Google-BERT-like checkpoint: encoder, MLM head and NSP, no linguistic heads."""
+  config = modeling.BertConfig.from_dict(config_dict)
+  with tf.Graph().as_default():
+    ids = tf.zeros([1, 8], tf.int32)
+    model = modeling.BertModel(config, False, ids)
+    modeling.lert_pretraining_heads(config, model.get_sequence_output(),
+                                    model.get_embedding_table(),
+                                    tf.zeros([1, 2], tf.int32), tasks=())
+    with tf.variable_scope("cls/seq_relationship"):
+      tf.get_variable("output_weights", [2, config.hidden_size])
+      tf.get_variable("output_bias", [2])
+    keep = [v for v in tf.global_variables()
+            if "output_pos_layer" not in v.name and "output_ner_layer" not in v.name
+            and "output_dep_layer" not in v.name]
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      tf.train.Saver(keep).save(sess, prefix)
+      return {v.op.name: sess.run(v) for v in keep}
+
+
+def test_init_from_bert_checkpoint_without_linguistic_heads(data_dir, tmp_path, caplog):
+  prefix = str(tmp_path / "bert" / "bert_model.ckpt")
+  os.makedirs(os.path.dirname(prefix))
+  values = write_bert_style_checkpoint(prefix, TINY_CONFIG)
+  output_dir = tmp_path / "warm"
+  run_main(**base_flags(data_dir, output_dir, init_checkpoint=prefix,
+                        num_train_steps=1, save_checkpoints_steps=100))
+  reader = tf.train.load_checkpoint(str(output_dir / "model.ckpt-0"))
+  np.testing.assert_array_equal(reader.get_tensor("bert/embeddings/word_embeddings"),
+                                values["bert/embeddings/word_embeddings"])
+  np.testing.assert_array_equal(reader.get_tensor("cls/predictions/output_bias"),
+                                values["cls/predictions/output_bias"])
+  assert reader.get_tensor("cls/predictions/output_pos_layer/kernel").shape == (32, 28)
+
+  tvars_report = None
+  with tf.Graph().as_default():
+    config = modeling.BertConfig.from_dict(TINY_CONFIG)
+    model = modeling.BertModel(config, False, tf.zeros([1, 8], tf.int32))
+    modeling.lert_pretraining_heads(config, model.get_sequence_output(),
+                                    model.get_embedding_table(), tf.zeros([1, 2], tf.int32))
+    tvars_report = estimator_utils.checkpoint_report(tf.trainable_variables(), prefix)
+  assert "cls/predictions/output_pos_layer/kernel" in tvars_report.new
+  assert "cls/predictions/output_dep_layer/bias" in tvars_report.new
+  assert "cls/seq_relationship/output_weights" in tvars_report.left_over
+  assert "bert/encoder/layer_1/output/LayerNorm/gamma" in tvars_report.restored
+  assert len(tvars_report.new) == 6
+
+
+def test_init_checkpoint_of_another_size_names_variable(data_dir, tmp_path):
+  bigger = dict(TINY_CONFIG, hidden_size=48, num_attention_heads=4)
+  prefix = str(tmp_path / "big" / "model.ckpt")
+  os.makedirs(os.path.dirname(prefix))
+  write_bert_style_checkpoint(prefix, bigger)
+  with pytest.raises(ValueError) as error:
+    run_main(**base_flags(data_dir, tmp_path / "o", init_checkpoint=prefix,
+                          num_train_steps=1))
+  assert "bert/embeddings/word_embeddings (model [21128, 32], checkpoint [21128, 48])" in str(
+      error.value)
+
+
+def test_predict_masked_sentences_and_each_word(data_dir, tmp_path):
+  output_dir = tmp_path / "pred"
+  run_main(**base_flags(data_dir, output_dir, num_train_steps=2))
+  sentences = tmp_path / "masked.txt"
+  sentences.write_text("哈工大位于[MASK][MASK]哈尔滨。\n\nLERT is a [MASK] model.\n",
+                       encoding="utf-8")
+  run_main(**base_flags(data_dir, output_dir, do_train=False, do_predict=True,
+                        predict_input_file=str(sentences), top_k=3))
+  with open(str(output_dir / "predictions.jsonl"), encoding="utf-8") as f:
+    records = [json.loads(line) for line in f]
+  assert [r["text"] for r in records] == ["哈工大位于[MASK][MASK]哈尔滨。",
+                                         "LERT is a [MASK] model."]
+  first = records[0]
+  assert first["tokens"][:8] == ["[CLS]", "哈", "工", "大", "位", "于", "[MASK]", "[MASK]"]
+  assert [m["position"] for m in first["masks"]] == [6, 7]
+  for mask in first["masks"]:
+    assert len(mask["top_k"]) == 3
+    probs = [c["prob"] for c in mask["top_k"]]
+    assert probs == sorted(probs, reverse=True) and 0 < probs[0] <= 1
+    assert mask["pos"] in linguistics.POS_LABELS
+    assert mask["ner"] in linguistics.NER_LABELS
+    assert mask["dep"] in linguistics.DEP_LABELS
+  assert len(records[1]["masks"]) == 1
+
+  plain = tmp_path / "plain.txt"
+  plain.write_text("我爱北京天安门\n", encoding="utf-8")
+  out_file = tmp_path / "each.jsonl"
+  run_main(**base_flags(data_dir, output_dir, do_train=False, do_predict=True,
+                        predict_input_file=str(plain), mask_each_word=True,
+                        predict_output_file=str(out_file)))
+  with open(str(out_file), encoding="utf-8") as f:
+    records = [json.loads(line) for line in f]
+  words = [r["masked_word"] for r in records]
+  assert "".join(words) == "我爱北京天安门"
+  for record in records:
+    assert "".join(m["original"] for m in record["masks"]) == record["masked_word"]
+    assert all(t == "[MASK]" for t in
+               [record["tokens"][m["position"]] for m in record["masks"]])
+
+
+def test_predict_without_masks_is_a_clear_error(data_dir, tmp_path):
+  output_dir = tmp_path / "pred"
+  run_main(**base_flags(data_dir, output_dir, num_train_steps=1))
+  sentences = tmp_path / "nomask.txt"
+  sentences.write_text("没有遮盖的句子。\n", encoding="utf-8")
+  with pytest.raises(ValueError, match=r"nomask.txt:1: no \[MASK\]"):
+    run_main(**base_flags(data_dir, output_dir, do_train=False, do_predict=True,
+                          predict_input_file=str(sentences)))
+
+
+def _command(data_dir, output_dir, **overrides):
+  values = base_flags(data_dir, output_dir, **overrides)
+  args = [sys.executable, os.path.join(REPO_ROOT, "run_pretraining.py")]
+  for key, value in values.items():
+    if isinstance(value, bool):
+      args.append("--%s%s" % ("" if value else "no", key))
+    else:
+      args.append("--%s=%s" % (key, value))
+  return args
+
+
+def test_sigkill_mid_run_resumes_from_last_checkpoint(data_dir, tmp_path):
+  output_dir = tmp_path / "killed"
+  command = _command(data_dir, output_dir, num_train_steps=400,
+                     save_checkpoints_steps=20, learning_rate=1e-4)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  log = open(str(tmp_path / "first.log"), "w")
+  process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+  deadline = time.time() + 240
+  while time.time() < deadline:
+    saved = glob.glob(str(output_dir / "model.ckpt-*.index"))
+    if any(int(p.split("-")[-1].split(".")[0]) >= 20 for p in saved):
+      break
+    if process.poll() is not None:
+      pytest.fail("training ended before it could be killed: %s" %
+                  open(str(tmp_path / "first.log")).read()[-2000:])
+    time.sleep(0.2)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  log.close()
+  last = tf.train.latest_checkpoint(str(output_dir))
+  last_step = int(last.split("-")[-1])
+  assert 20 <= last_step < 400
+
+  result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          env=env, timeout=600)
+  output = result.stdout.decode("utf-8", "replace")
+  assert result.returncode == 0, output[-3000:]
+  assert "Restoring parameters from %s" % last in output
+  assert tf.train.latest_checkpoint(str(output_dir)).endswith("model.ckpt-400")
+
+
+def _free_ports(count):
+  sockets = []
+  for _ in range(count):
+    s = socket.socket()
+    s.bind(("localhost", 0))
+    sockets.append(s)
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def test_two_workers_on_loopback(data_dir, tmp_path):
+  """Synchronous data-parallel training across two processes (multi_worker)."""
+  output_dir = tmp_path / "workers"
+  ports = _free_ports(2)
+  cluster = {"worker": ["localhost:%d" % p for p in ports]}
+  processes = []
+  for index in range(2):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+               TF_CONFIG=json.dumps({"cluster": cluster,
+                                     "task": {"type": "worker", "index": index}}))
+    log = open(str(tmp_path / ("worker%d.log" % index)), "w")
+    processes.append((subprocess.Popen(
+        _command(data_dir, output_dir, distribution="multi_worker", num_train_steps=6,
+                 save_checkpoints_steps=3),
+        stdout=log, stderr=subprocess.STDOUT, env=env), log))
+  losses = []
+  for index, (process, log) in enumerate(processes):
+    process.wait(timeout=300)
+    log.close()
+    text = open(str(tmp_path / ("worker%d.log" % index))).read()
+    assert "Loss for final step" in text, text[-3000:]
+    losses.append(text.split("Loss for final step: ")[-1].split(".\n")[0])
+  assert losses[0] == losses[1]  # one synchronous model
+  assert tf.train.latest_checkpoint(str(output_dir)).endswith("model.ckpt-6")
