@@ -1,0 +1,134 @@
+# coding=utf-8
+"""inspect_checkpoint: grouping, parameter counts (README's table), finding checkpoints."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import checkpoint_names
+import inspect_checkpoint
+import modeling
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def bert_parameters(vocab, hidden, layers, intermediate, positions=512, types=2):
+  """BERT's parameter count by hand: embeddings + layers + pooler."""
+  embeddings = (vocab + positions + types) * hidden + 2 * hidden
+  attention = 4 * (hidden * hidden + hidden) + 2 * hidden
+  feed_forward = 2 * hidden * intermediate + intermediate + hidden + 2 * hidden
+  return embeddings + layers * (attention + feed_forward) + hidden * hidden + hidden
+
+
+@pytest.mark.parametrize("size,millions,layers,hidden,intermediate", [
+    ("small", 15, 12, 256, 1024),
+    ("base", 102, 12, 768, 3072),
+    ("large", 325, 24, 1024, 4096)])
+def test_readme_counts_from_configs(size, millions, layers, hidden, intermediate,
+                                    capsys):
+  path = os.path.join(REPO, "configs", "lert_config_%s.json" % size)
+  shapes = inspect_checkpoint.model_variable_shapes(
+      modeling.BertConfig.from_json_file(path))
+  counts = inspect_checkpoint.group_counts(shapes)
+  encoder = counts[checkpoint_names.ENCODER]
+  # "transformer only" = the whole encoder group, word embeddings included.
+  assert encoder == bert_parameters(21128, hidden, layers, intermediate)
+  assert encoder // 10 ** 6 == millions
+  assert counts[checkpoint_names.MLM] == hidden * hidden + 3 * hidden + 21128
+  assert counts[checkpoint_names.HEADS] == (hidden + 1) * (28 + 13 + 14)
+  assert counts["other"] == 0
+  assert inspect_checkpoint.main(["--config", path, "--summary"]) == 0
+  printed = capsys.readouterr().out
+  assert "transformer only (encoder group, as in the README): %s" % format(
+      encoder, ",") in printed
+  assert "bert/encoder" not in printed  # --summary lists no variables
+
+
+def write_checkpoint(prefix, shapes):
+  with tf.Graph().as_default():
+    variables = [tf.get_variable(name, shape) for name, shape in shapes.items()]
+    with tf.Session() as session:
+      session.run(tf.global_variables_initializer())
+      tf.train.Saver(variables).save(session, prefix, write_meta_graph=False)
+
+
+SHAPES = {
+    "bert/embeddings/word_embeddings": [10, 4],
+    "bert/encoder/layer_0/attention/self/query/kernel": [4, 4],
+    "bert/pooler/dense/bias": [4],
+    "cls/predictions/output_bias": [10],
+    "cls/predictions/transform/LayerNorm/gamma": [4],
+    "cls/predictions/output_ner_layer/kernel": [4, 13],
+    "cls/seq_relationship/output_weights": [2, 4],
+    "bert/embeddings/word_embeddings/adam_m": [10, 4],
+    "output_weights": [3, 4],
+}
+
+
+def test_grouping_of_a_checkpoint(tmp_path, capsys):
+  prefix = str(tmp_path / "model.ckpt-7")
+  write_checkpoint(prefix, SHAPES)
+  shapes = inspect_checkpoint.checkpoint_shapes(prefix)
+  assert shapes == SHAPES
+  groups = inspect_checkpoint.group_variables(shapes)
+  names = {group: [name for name, _, _ in entries] for group, entries in groups.items()}
+  assert names == {
+      checkpoint_names.ENCODER: ["bert/embeddings/word_embeddings",
+                                 "bert/encoder/layer_0/attention/self/query/kernel",
+                                 "bert/pooler/dense/bias"],
+      checkpoint_names.MLM: ["cls/predictions/output_bias",
+                             "cls/predictions/transform/LayerNorm/gamma"],
+      checkpoint_names.HEADS: ["cls/predictions/output_ner_layer/kernel"],
+      "other": ["bert/embeddings/word_embeddings/adam_m", "cls/seq_relationship/output_weights",
+                "output_weights"]}
+  notes = dict((name, note) for name, _, note in groups["other"])
+  assert notes == {"bert/embeddings/word_embeddings/adam_m": "training state",
+                   "cls/seq_relationship/output_weights": "nsp",
+                   "output_weights": "unknown"}
+  assert inspect_checkpoint.group_counts(shapes) == {
+      checkpoint_names.ENCODER: 40 + 16 + 4, checkpoint_names.MLM: 14,
+      checkpoint_names.HEADS: 52, "other": 40 + 8 + 12}
+  assert list(inspect_checkpoint.group_counts(shapes)) == list(
+      inspect_checkpoint.GROUP_TITLES)
+
+  assert inspect_checkpoint.main(["--checkpoint", str(tmp_path)]) == 0
+  printed = capsys.readouterr().out
+  assert "checkpoint %s" % prefix in printed
+  assert "encoder: 3 variables, 60 parameters" in printed
+  assert "linguistic heads: 1 variables, 52 parameters" in printed
+  assert "other: 3 variables, 60 parameters" in printed
+  assert "[training state]" in printed and "[nsp]" in printed
+  assert "of which word embeddings: 40; without them: 20" in printed
+
+
+def test_find_checkpoint(tmp_path):
+  write_checkpoint(str(tmp_path / "a" / "model.ckpt-1"), {"x": [1]})
+  write_checkpoint(str(tmp_path / "a" / "model.ckpt-2"), {"x": [1]})
+  assert inspect_checkpoint.find_checkpoint(str(tmp_path / "a")) == str(
+      tmp_path / "a" / "model.ckpt-2")  # the latest, from the state file
+  os.remove(str(tmp_path / "a" / "checkpoint"))
+  with pytest.raises(ValueError, match="2 checkpoints"):
+    inspect_checkpoint.find_checkpoint(str(tmp_path / "a"))
+  # A release zip: one checkpoint, no state file.
+  write_checkpoint(str(tmp_path / "zip" / "lert_model.ckpt"), {"x": [1]})
+  os.remove(str(tmp_path / "zip" / "checkpoint"))
+  assert inspect_checkpoint.find_checkpoint(str(tmp_path / "zip")) == str(
+      tmp_path / "zip" / "lert_model.ckpt")
+  assert inspect_checkpoint.find_checkpoint(str(tmp_path / "zip" / "lert_model.ckpt"))
+  missing = str(tmp_path / "nothing.ckpt")
+  with pytest.raises(ValueError, match="nothing.ckpt"):
+    inspect_checkpoint.find_checkpoint(missing)
+  (tmp_path / "empty").mkdir()
+  with pytest.raises(ValueError, match="no checkpoint"):
+    inspect_checkpoint.find_checkpoint(str(tmp_path / "empty"))
+
+
+def test_read_checkpoint_values(tmp_path):
+  prefix = str(tmp_path / "m.ckpt")
+  write_checkpoint(prefix, {"bert/pooler/dense/bias": [3], "global_step": []})
+  values = inspect_checkpoint.read_checkpoint(prefix)
+  assert list(values) == ["bert/pooler/dense/bias", "global_step"]
+  assert isinstance(values["bert/pooler/dense/bias"], np.ndarray)
+  assert values["bert/pooler/dense/bias"].shape == (3,)
