@@ -19,6 +19,7 @@ import time
 import tensorflow as _tf_root
 import tensorflow.compat.v1 as tf
 
+import checkpoint_names
 import modeling
 
 # tf.compat.v2 is reachable from the root module in TF 1.15 and TF 2.x alike.
@@ -30,9 +31,24 @@ DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
 # --- Run configuration -----------------------------------------------------------
 
 
-def session_config(use_xla=False):
-  """ConfigProto with XLA auto-clustering switched on when `use_xla`."""
-  config = tf.ConfigProto(allow_soft_placement=True)
+def cpu_only():
+  """True when TensorFlow sees no GPU on this machine."""
+  return not tf.config.experimental.list_physical_devices("GPU")
+
+
+def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0):
+  """ConfigProto for training: XLA when `use_xla`, and CPU thread pools.
+
+  inter_op_threads=None picks 1 on machines without a GPU: with oneDNN every
+  large op already uses all cores (intra-op), and running several such ops at
+  once only oversubscribes them (measured on 2 cores: 1.5x faster training).
+  0 leaves a pool size to TensorFlow.
+  """
+  if inter_op_threads is None:
+    inter_op_threads = 1 if cpu_only() else 0
+  config = tf.ConfigProto(allow_soft_placement=True,
+                          inter_op_parallelism_threads=inter_op_threads,
+                          intra_op_parallelism_threads=intra_op_threads)
   if use_xla:
     config.graph_options.optimizer_options.global_jit_level = (
         tf.OptimizerOptions.ON_1)
@@ -84,12 +100,14 @@ def make_estimator(model_fn,
                    num_gpus=0,
                    log_step_count_steps=100,
                    save_summary_steps=100,
+                   inter_op_threads=None,
+                   intra_op_threads=0,
                    params=None):
   """A TPUEstimator for TPU, GPU or CPU; a tf.estimator.Estimator under a strategy.
 
   Batch sizes are global (all replicas together), as BERT's flags have always
   meant.  Under a tf.distribute strategy the input_fn sees the per-replica
-  batch size in params["batch_size"].
+  batch size in params["batch_size"].  Thread settings: see session_config.
   """
   strategy = make_distribution(distribution, num_gpus)
   if strategy is not None:
@@ -102,13 +120,16 @@ def make_estimator(model_fn,
       if size % replicas:
         raise ValueError("%s %d is not divisible by the %d replicas" %
                          (name, size, replicas))
+    if inter_op_threads is None:
+      inter_op_threads = 0  # collective all-reduce ops block a pool thread each
     run_config = tf.estimator.RunConfig(
         model_dir=output_dir,
         save_checkpoints_steps=save_checkpoints_steps,
         keep_checkpoint_max=keep_checkpoint_max,
         log_step_count_steps=log_step_count_steps,
         save_summary_steps=save_summary_steps,
-        session_config=session_config(use_xla),
+        session_config=session_config(use_xla, inter_op_threads,
+                                      intra_op_threads),
         train_distribute=strategy,
         eval_distribute=strategy)
     run_params = dict(params or {})
@@ -134,7 +155,8 @@ def make_estimator(model_fn,
       keep_checkpoint_max=keep_checkpoint_max,
       log_step_count_steps=log_step_count_steps,
       save_summary_steps=save_summary_steps,
-      session_config=session_config(use_xla),
+      session_config=session_config(use_xla, inter_op_threads,
+                                      intra_op_threads),
       tpu_config=tf.estimator.tpu.TPUConfig(
           iterations_per_loop=iterations_per_loop,
           num_shards=num_tpu_cores,
@@ -155,12 +177,6 @@ def make_estimator(model_fn,
 CheckpointReport = collections.namedtuple(
     "CheckpointReport", ["restored", "new", "left_over"])
 
-# Checkpoint entries that are training state rather than model weights.
-_TRAINING_STATE = re.compile(
-    r"(/adam_[mv]$|/grad_accum$|^grad_accum_micro_step$|^lamb_step$|"
-    r"^global_step$|/Adam(_1)?$|^beta[12]_power$|^loss_scale/)")
-
-
 def checkpoint_report(tvars, init_checkpoint):
   """Which graph variables `init_checkpoint` restores, which are new, what is left.
 
@@ -176,11 +192,11 @@ def checkpoint_report(tvars, init_checkpoint):
   assignment_map, _ = modeling.get_assignment_map_from_checkpoint(
       tvars, init_checkpoint)
   graph_names = [re.sub(r":\d+$", "", v.name) for v in tvars]
-  checkpoint_names = [name for name, _ in tf.train.list_variables(init_checkpoint)]
+  stored_names = [name for name, _ in tf.train.list_variables(init_checkpoint)]
   restored = sorted(assignment_map)
   new = sorted(n for n in graph_names if n not in assignment_map)
-  left_over = sorted(n for n in checkpoint_names
-                     if n not in assignment_map and not _TRAINING_STATE.search(n))
+  left_over = sorted(n for n in stored_names
+                     if n not in assignment_map and not checkpoint_names.is_training_state(n))
   return CheckpointReport(restored, new, left_over)
 
 

@@ -81,6 +81,9 @@ flags.DEFINE_enum("distribution", "none", list(estimator_utils.DISTRIBUTIONS),
                   "(multi_worker, cluster from TF_CONFIG).")
 flags.DEFINE_integer("num_gpus", 0, "GPUs for distribution=mirrored (0: all visible).")
 flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept.")
+flags.DEFINE_integer("inter_op_threads", None,
+                     "Ops run side by side (default: 1 without a GPU, else TF's choice).")
+flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0: all cores).")
 flags.DEFINE_integer("log_step_count_steps", 100, "Log loss and examples/s every N steps.")
 flags.DEFINE_bool("do_predict", False,
                   "Predict MLM top-k and POS/NER/DEP tags at masked positions.")
@@ -315,7 +318,9 @@ def main(_):
       predict_batch_size=FLAGS.predict_batch_size,
       distribution=FLAGS.distribution,
       num_gpus=FLAGS.num_gpus,
-      log_step_count_steps=FLAGS.log_step_count_steps)
+      log_step_count_steps=FLAGS.log_step_count_steps,
+      inter_op_threads=FLAGS.inter_op_threads,
+      intra_op_threads=FLAGS.intra_op_threads)
 
   name_to_features = pretraining_data.feature_spec(FLAGS.max_seq_length,
                                                    FLAGS.max_predictions_per_seq)
