@@ -54,8 +54,12 @@ LTP_POS_FALLBACK = {"g": "n", "x": "n"}
 LTP_DEP_FALLBACK = {"IS": "ADV"}
 
 # jieba's part-of-speech tags (ICTCLAS-style, as in its dictionary) into LTP's 863
-# set.  Unlisted jieba tags fall back to their first letter when that is an LTP
-# tag, else to `n`; every fallback is counted by TagMapper.
+# set.  annotators.jieba_tag_to_ltp applies it: unlisted jieba tags fall back to
+# their first letter when that is an LTP tag, else to `n`, and the jieba
+# annotator counts every translation.  `x` is jieba's tag for punctuation; the
+# ~370 bound characters its dictionary also tags `x` become LTP's `g` there.
+# Translate before TagMapper: several jieba tags are spelled like LTP tags with
+# another meaning (jieba `nt` organisation = LTP `ni`; LTP `nt` is temporal).
 JIEBA_TO_LTP_POS = {
     "n": "n", "ng": "n", "nr": "nh", "nrt": "nh", "nrfg": "nh", "ns": "ns",
     "nt": "ni", "nz": "nz", "t": "nt", "tg": "nt", "s": "nl", "f": "nd",
@@ -67,6 +71,8 @@ JIEBA_TO_LTP_POS = {
     "rz": "r", "u": "u", "ud": "u", "ug": "u", "uj": "u", "ul": "u",
     "uv": "u", "uz": "u", "y": "u", "yg": "u", "z": "z", "zg": "z",
     "eng": "ws", "w": "wp", "x": "wp",
+    # Tags that only jieba.posseg's HMM emits (a handful of characters each).
+    "bg": "b", "in": "i", "jn": "j", "ln": "i", "qe": "q", "qg": "q",
 }
 # jieba's name tags that make an entity (LTP types).
 JIEBA_TO_LTP_ENTITY = {"nr": "Nh", "nrt": "Nh", "nrfg": "Nh", "ns": "Ns", "nt": "Ni"}
