@@ -16,6 +16,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 from tensorflow.core.util import event_pb2
 
+import create_pretraining_data
 import estimator_utils
 import linguistics
 import modeling
@@ -148,6 +149,42 @@ def test_train_eval_lowers_loss_with_every_head_and_lip_summaries(data_dir, tmp_
     assert float(results["%s_loss" % head]) > 0.0
   assert results["dep_head"].startswith("off (unlabelled in the data (annotator jieba")
   assert results["global_step"] == "30"
+
+
+CORPUS = u"""哈工大位于冰城哈尔滨。哈尔滨是黑龙江省的省会。
+北京大学和清华大学都在北京。李明在北京大学读书。
+
+今天天气很好，我们去公园散步。公园里有很多人在锻炼身体。
+LERT是一个中文预训练语言模型，它使用了语言学特征。
+
+上海是中国最大的城市之一。张伟在上海的一家公司工作。
+"""
+
+
+def test_thirty_steps_on_generated_data_lower_the_loss(tmp_path):
+  """create_pretraining_data.py (jieba) -> run_pretraining.py: the loss falls."""
+  corpus = tmp_path / "corpus.txt"
+  corpus.write_text(CORPUS * 3, encoding="utf-8")
+  data_dir = tmp_path / "data"
+  create_pretraining_data.run(create_pretraining_data.Options(
+      input_file=str(corpus), output_dir=str(data_dir),
+      cache_dir=str(tmp_path / "cache"),
+      vocab_file=os.path.join(REPO_ROOT, "vocab.txt"), max_seq_length=SEQ,
+      max_predictions_per_seq=PREDICTIONS, dupe_factor=4, annotator="jieba",
+      sentence_splitter="rules"))
+  (tmp_path / "config.json").write_text(json.dumps(TINY_CONFIG))
+  output_dir = tmp_path / "out"
+  run_main(**base_flags(tmp_path, output_dir, do_eval=True, max_eval_steps=2,
+                        input_file=str(data_dir / "*.tfrecord")))
+  scalars = read_scalars(str(output_dir))
+  first = np.mean([scalars["loss/total"][s] for s in range(3)])
+  last = np.mean([scalars["loss/total"][s] for s in range(27, 30)])
+  assert last < first - 1.0, (first, last)
+  # jieba labels POS and NER only: DEP is off, the others were trained.
+  assert "loss/pos" in scalars and "loss/ner" in scalars and "loss/dep" not in scalars
+  results = read_results(str(output_dir / "eval_results.txt"))
+  assert results["dep_head"].startswith("off (unlabelled in the data (annotator jieba")
+  assert float(results["pos_accuracy"]) > 0.0
 
 
 def test_mlm_only_run_reports_heads_off(data_dir, tmp_path):
