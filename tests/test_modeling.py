@@ -287,3 +287,71 @@ def test_heads_limited_to_tasks_still_create_all_variables():
   assert sorted(logits) == ["mlm"]
   for task in linguistics.TASKS:
     assert "cls/predictions/output_%s_layer/kernel" % task in names
+
+
+def test_agrees_with_transformers_bert_for_masked_lm():
+  """Same random weights in HF's BertForMaskedLM and in our graph: same outputs."""
+  torch = pytest.importorskip("torch")
+  transformers = pytest.importorskip("transformers")
+  import checkpoint_names
+  import tokenization
+
+  torch.manual_seed(0)
+  hf_config = transformers.BertConfig(
+      vocab_size=21128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+      intermediate_size=64, hidden_act="gelu", max_position_embeddings=64,
+      type_vocab_size=2, layer_norm_eps=1e-12, hidden_dropout_prob=0.0,
+      attention_probs_dropout_prob=0.0)
+  model = transformers.BertForMaskedLM(hf_config).eval()
+  with torch.no_grad():  # random LayerNorm and bias values too, not just the init
+    for name, parameter in model.named_parameters():
+      parameter.add_(0.05 * torch.randn_like(parameter))
+  weights = {k: v.numpy() for k, v in model.state_dict().items()}
+  # BertForMaskedLM has no pooler; ours always builds one.
+  weights["bert.pooler.dense.weight"] = np.eye(32, dtype=np.float32)
+  weights["bert.pooler.dense.bias"] = np.zeros(32, np.float32)
+  tf_values = checkpoint_names.hf_to_tf_variables(weights)
+
+  tokenizer = tokenization.FullTokenizer(os.path.join(REPO_ROOT, "vocab.txt"))
+  texts = ["哈工大位于冰城哈尔滨。", "LERT是HFL的pre-trained model，支持POS tagging！"]
+  rows = [tokenizer.convert_tokens_to_ids(["[CLS]"] + tokenizer.tokenize(t) + ["[SEP]"])
+          for t in texts]
+  length = max(len(r) for r in rows) + 3  # every row padded
+  ids = np.array([r + [0] * (length - len(r)) for r in rows], np.int32)
+  mask = np.array([[1] * len(r) + [0] * (length - len(r)) for r in rows], np.int32)
+  segments = np.zeros_like(ids)
+  segments[1, 5:len(rows[1])] = 1
+
+  config = modeling.BertConfig.from_dict({
+          "vocab_size": 21128, "hidden_size": 32, "num_hidden_layers": 2,
+          "num_attention_heads": 4, "intermediate_size": 64, "hidden_act": "gelu",
+          "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+          "max_position_embeddings": 64, "type_vocab_size": 2,
+          "initializer_range": 0.02})
+  with tf.Graph().as_default():
+    bert = modeling.BertModel(config, False, tf.constant(ids), tf.constant(mask),
+                              tf.constant(segments))
+    positions = np.tile(np.arange(length), [2, 1])
+    logits = modeling.lert_pretraining_heads(
+        config, bert.get_sequence_output(), bert.get_embedding_table(),
+        tf.constant(positions), tasks=())
+    log_probs = tf.reshape(tf.nn.log_softmax(logits["mlm"]), [2, length, -1])
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      for var in tf.global_variables():
+        if "_layer/" not in var.op.name:  # the linguistic heads: not in BERT
+          var.load(tf_values[var.op.name], sess)
+      sequence, mlm = sess.run([bert.get_sequence_output(), log_probs])
+
+  with torch.no_grad():
+    out = model(input_ids=torch.tensor(ids, dtype=torch.long),
+                attention_mask=torch.tensor(mask, dtype=torch.long),
+                token_type_ids=torch.tensor(segments, dtype=torch.long),
+                output_hidden_states=True)
+  expected_sequence = out.hidden_states[-1].numpy()
+  expected_mlm = torch.log_softmax(out.logits, dim=-1).numpy()
+  real = mask.astype(bool)
+  np.testing.assert_allclose(sequence[real], expected_sequence[real], atol=1e-4)
+  np.testing.assert_allclose(mlm[real], expected_mlm[real], atol=1e-4)
+  # padding positions too (both compute them with the same masked attention)
+  np.testing.assert_allclose(sequence, expected_sequence, atol=1e-4)
