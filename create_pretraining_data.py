@@ -1617,7 +1617,9 @@ def define_flags(flag_values=None):
   flags.DEFINE_string("output_dir", d["output_dir"],
                       "Directory for the TFRecord shards and lert_data.json.",
                       flag_values=fv)
-  flags.DEFINE_string("vocab_file", d["vocab_file"], "WordPiece vocabulary.",
+  flags.DEFINE_string("vocab_file", os.path.join(
+      os.path.dirname(os.path.abspath(__file__)), "vocab.txt"),
+                      "WordPiece vocabulary (default: the repository's vocab.txt).",
                       flag_values=fv)
   flags.DEFINE_bool("do_lower_case", d["do_lower_case"],
                     "Lower-case and strip accents (True for LERT).", flag_values=fv)

@@ -75,7 +75,9 @@ flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Optimizer.")
 flags.DEFINE_integer("grad_accum_steps", 1,
                      "Micro-batches accumulated per update (train_batch_size is per micro-batch).")
 flags.DEFINE_bool("use_xla", False, "XLA auto-clustering (jit).")
-flags.DEFINE_bool("use_amp", False, "GPU automatic mixed precision with loss scaling.")
+flags.DEFINE_bool("use_amp", False,
+                  "Mixed precision: float16 with dynamic loss scaling on GPUs; "
+                  "bfloat16 through oneDNN on CPUs (TF 2.9+).")
 flags.DEFINE_enum("distribution", "none", list(estimator_utils.DISTRIBUTIONS),
                   "tf.distribute strategy for several GPUs (mirrored) or machines "
                   "(multi_worker, cluster from TF_CONFIG).")
@@ -279,11 +281,13 @@ def main(_):
     sidecar = pretraining_data.load_sidecar(input_files, FLAGS.data_sidecar)
     pretraining_data.check_sidecar(sidecar, FLAGS.max_seq_length,
                                    FLAGS.max_predictions_per_seq)
-  active_tasks, off_tasks = resolve_active_tasks(FLAGS.linguistic_tasks, sidecar)
   lip_end_steps = lip_end_steps_from(FLAGS.pos_end_step, FLAGS.ner_end_step,
                                      FLAGS.dep_end_step)
-  tf.logging.info("LIP end steps: %s; active heads: %s", lip_end_steps,
-                  ", ".join(active_tasks) or "none (MLM only)")
+  active_tasks, off_tasks = list(linguistics.TASKS), {}
+  if FLAGS.do_train or FLAGS.do_eval:
+    active_tasks, off_tasks = resolve_active_tasks(FLAGS.linguistic_tasks, sidecar)
+    tf.logging.info("LIP end steps: %s; active heads: %s", lip_end_steps,
+                    ", ".join(active_tasks) or "none (MLM only)")
 
   model_fn = model_fn_builder(
       bert_config=bert_config,
@@ -320,7 +324,8 @@ def main(_):
       num_gpus=FLAGS.num_gpus,
       log_step_count_steps=FLAGS.log_step_count_steps,
       inter_op_threads=FLAGS.inter_op_threads,
-      intra_op_threads=FLAGS.intra_op_threads)
+      intra_op_threads=FLAGS.intra_op_threads,
+      use_amp=FLAGS.use_amp)
 
   name_to_features = pretraining_data.feature_spec(FLAGS.max_seq_length,
                                                    FLAGS.max_predictions_per_seq)

