@@ -36,8 +36,13 @@ def cpu_only():
   return not tf.config.experimental.list_physical_devices("GPU")
 
 
-def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0):
-  """ConfigProto for training: XLA when `use_xla`, and CPU thread pools.
+def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0,
+                   use_amp=False):
+  """ConfigProto for training: XLA, CPU thread pools, CPU mixed precision.
+
+  use_amp on a machine without a GPU turns on oneDNN's bfloat16 auto mixed
+  precision (TF 2.9+ on CPUs with AVX512-BF16 or AMX; weights stay float32).
+  On GPUs mixed precision is float16 and set up by optimization.py instead.
 
   inter_op_threads=None picks 1 on machines without a GPU: with oneDNN every
   large op already uses all cores (intra-op), and running several such ops at
@@ -49,6 +54,14 @@ def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0):
   config = tf.ConfigProto(allow_soft_placement=True,
                           inter_op_parallelism_threads=inter_op_threads,
                           intra_op_parallelism_threads=intra_op_threads)
+  if use_amp and cpu_only():
+    rewrite_options = config.graph_options.rewrite_options
+    if not hasattr(rewrite_options, "auto_mixed_precision_onednn_bfloat16"):
+      raise ValueError("use_amp without a GPU means bfloat16 through oneDNN, which "
+                       "TensorFlow %s does not have (TF 2.9 or newer does)" %
+                       tf.__version__)
+    rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
+        type(rewrite_options).ON)
   if use_xla:
     config.graph_options.optimizer_options.global_jit_level = (
         tf.OptimizerOptions.ON_1)
@@ -102,6 +115,7 @@ def make_estimator(model_fn,
                    save_summary_steps=100,
                    inter_op_threads=None,
                    intra_op_threads=0,
+                   use_amp=False,
                    params=None):
   """A TPUEstimator for TPU, GPU or CPU; a tf.estimator.Estimator under a strategy.
 
@@ -129,7 +143,7 @@ def make_estimator(model_fn,
         log_step_count_steps=log_step_count_steps,
         save_summary_steps=save_summary_steps,
         session_config=session_config(use_xla, inter_op_threads,
-                                      intra_op_threads),
+                                      intra_op_threads, use_amp),
         train_distribute=strategy,
         eval_distribute=strategy)
     run_params = dict(params or {})
@@ -156,7 +170,7 @@ def make_estimator(model_fn,
       log_step_count_steps=log_step_count_steps,
       save_summary_steps=save_summary_steps,
       session_config=session_config(use_xla, inter_op_threads,
-                                      intra_op_threads),
+                                      intra_op_threads, use_amp),
       tpu_config=tf.estimator.tpu.TPUConfig(
           iterations_per_loop=iterations_per_loop,
           num_shards=num_tpu_cores,

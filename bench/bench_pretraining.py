@@ -64,17 +64,18 @@ class StepTimer(tf.train.SessionRunHook):
 
 
 def run(config, data_file, seq_length, predictions, batch_size, steps, warmup_steps,
-        use_xla, tasks, work_dir):
+        use_xla, use_amp, tasks, work_dir):
   output_dir = tempfile.mkdtemp(dir=work_dir)
   model_fn = run_pretraining.model_fn_builder(
       bert_config=config, init_checkpoint=None, learning_rate=1e-4,
       num_train_steps=10 ** 6, num_warmup_steps=10000, use_tpu=False,
       use_one_hot_embeddings=False, active_tasks=tasks,
-      lip_end_steps=dict(linguistics.PAPER_LIP_END_STEPS), output_dir=output_dir)
+      lip_end_steps=dict(linguistics.PAPER_LIP_END_STEPS), output_dir=output_dir,
+      use_amp=use_amp)
   estimator = estimator_utils.make_estimator(
       model_fn, output_dir, use_xla=use_xla, train_batch_size=batch_size,
       save_checkpoints_steps=10 ** 7, log_step_count_steps=10 ** 6,
-      save_summary_steps=10 ** 6)
+      save_summary_steps=10 ** 6, use_amp=use_amp)
   input_fn = estimator_utils.tfrecord_input_fn_builder(
       [data_file], pretraining_data.feature_spec(seq_length, predictions),
       is_training=True, drop_remainder=True)
@@ -95,6 +96,8 @@ def main():
   parser.add_argument("--xla", choices=["off", "on", "both"], default="both")
   parser.add_argument("--heads", choices=["all", "mlm", "both"], default="both",
                       help="all: MLM+POS+NER+DEP; mlm: linguistic heads off")
+  parser.add_argument("--amp", choices=["off", "on", "both"], default="off",
+                      help="mixed precision (bfloat16 on CPUs, TF 2.9+; float16 on GPUs)")
   args = parser.parse_args()
   tf.logging.set_verbosity(tf.logging.ERROR)
 
@@ -109,14 +112,20 @@ def main():
   print("TensorFlow %s, Python %s, %d CPUs; %s, seq %d, batch %d, %d timed steps" % (
       tf.__version__, sys.version.split()[0], os.cpu_count(), args.config,
       args.seq_length, args.batch_size, args.steps))
-  print("%-22s %-5s %12s" % ("heads", "xla", "examples/s"))
+  amp_settings = {"off": [False], "on": [True], "both": [False, True]}[args.amp]
+  print("%-18s %-5s %-5s %12s" % ("heads", "xla", "amp", "examples/s"))
   for tasks in head_settings:
-    for use_xla in xla_settings:
-      rate = run(config, data_file, args.seq_length, args.max_predictions,
-                 args.batch_size, args.steps, args.warmup_steps, use_xla, tasks,
-                 work_dir)
-      label = "MLM+POS+NER+DEP" if tasks else "MLM only"
-      print("%-22s %-5s %12.2f" % (label, "on" if use_xla else "off", rate), flush=True)
+    for use_amp in amp_settings:
+      for use_xla in xla_settings:
+        label = "MLM+POS+NER+DEP" if tasks else "MLM only"
+        try:
+          rate = "%12.2f" % run(config, data_file, args.seq_length,
+                                args.max_predictions, args.batch_size, args.steps,
+                                args.warmup_steps, use_xla, use_amp, tasks, work_dir)
+        except ValueError as e:  # e.g. CPU mixed precision on TF 1.15
+          rate = "  n/a (%s)" % e
+        print("%-18s %-5s %-5s %s" % (label, "on" if use_xla else "off",
+                                      "on" if use_amp else "off", rate), flush=True)
   shutil.rmtree(work_dir, ignore_errors=True)
 
 
