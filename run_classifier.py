@@ -1,0 +1,58 @@
+# coding=utf-8
+r"""Fine-tunes LERT (or any BERT checkpoint) on sentence(-pair) classification.
+
+Tasks: chnsenticorp, tnews, xnli, lcqmc, bq, ocnli, each read from its official
+file names in --data_dir. Metric: accuracy; predictions go to
+<output_dir>/<split>/predictions.tsv with labels in the task's own names.
+
+  python run_classifier.py --task_name=chnsenticorp --data_dir=DATA/chnsenticorp \
+    --bert_config_file=lert/bert_config.json --init_checkpoint=lert/bert_model.ckpt \
+    --output_dir=out --do_train --do_eval --learning_rate=2e-5
+"""
+
+from absl import app
+from absl import flags
+
+import finetuning
+import finetuning_data as fd
+
+C = finetuning.CLASSIFICATION
+for _task in [
+    finetuning.Task("chnsenticorp", C, {"train": "train.tsv", "dev": "dev.tsv",
+                                        "test": "test.tsv"},
+                    fd.read_chnsenticorp, fd.BINARY_LABELS),
+    # CLUE's TNEWS test.json carries no labels.
+    finetuning.Task("tnews", C, {"train": "train.json", "dev": "dev.json",
+                                 "test": "test.json"},
+                    fd.read_tnews, fd.TNEWS_LABELS),
+    finetuning.Task("xnli", C, {"train": "train.tsv", "dev": "dev.tsv",
+                                "test": "test.tsv"},
+                    fd.read_xnli, fd.NLI_LABELS),
+    finetuning.Task("lcqmc", C, {"train": "train.csv", "dev": "dev.csv",
+                                 "test": "test.csv"},
+                    fd.read_lcqmc, fd.BINARY_LABELS),
+    finetuning.Task("bq", C, {"train": "train.csv", "dev": "dev.csv",
+                              "test": "test.csv"},
+                    fd.read_bq, fd.BINARY_LABELS),
+    # OCNLI: "train" is the 50k set; --train_split=train_10k / train_3k picks
+    # the official smaller ones. test.json carries no labels.
+    finetuning.Task("ocnli", C, {"train": "train.50k.json",
+                                 "train_10k": "train.10k.json",
+                                 "train_3k": "train.3k.json",
+                                 "dev": "dev.json", "test": "test.json"},
+                    fd.read_ocnli, fd.NLI_LABELS),
+]:
+  finetuning.register_task(_task)
+
+finetuning.define_flags(flags, C, max_seq_length=128, learning_rate=2e-5,
+                        num_train_epochs=3.0)
+flags.adopt_module_key_flags(finetuning)  # --help lists them
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  finetuning.main_for_family(C, FLAGS)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,47 @@
+# coding=utf-8
+r"""Fine-tunes LERT (or any BERT checkpoint) on span-extraction reading
+comprehension: CMRC 2018 and DRCD (SQuAD-style JSON).
+
+Writes <output_dir>/<split>/predictions.json and nbest_predictions.json and
+scores them with the CMRC 2018 metric (cmrc2018_evaluate.py: EM and F1).
+
+  python run_cmrc2018.py --task_name=cmrc2018 --data_dir=DATA/cmrc2018/squad-style \
+    --bert_config_file=lert/bert_config.json --init_checkpoint=lert/bert_model.ckpt \
+    --output_dir=out --do_train --do_eval --max_seq_length=512 --doc_stride=128 \
+    --learning_rate=3e-5 --train_batch_size=32 --num_train_epochs=2
+"""
+
+from absl import app
+from absl import flags
+
+import finetuning
+import finetuning_data as fd
+
+S = finetuning.SPAN
+for _task in [
+    # The CMRC 2018 test and challenge sets are hidden (scored by the
+    # organisers); trial is the public sample.
+    finetuning.Task("cmrc2018", S, {"train": "cmrc2018_train.json",
+                                    "dev": "cmrc2018_dev.json",
+                                    "trial": "cmrc2018_trial.json",
+                                    "test": "cmrc2018_test.json"},
+                    fd.read_squad_examples),
+    finetuning.Task("drcd", S, {"train": "DRCD_training.json",
+                                "dev": "DRCD_dev.json",
+                                "test": "DRCD_test.json"},
+                    fd.read_squad_examples),
+]:
+  finetuning.register_task(_task)
+
+finetuning.define_flags(flags, S, max_seq_length=512, learning_rate=3e-5,
+                        num_train_epochs=2.0)
+flags.adopt_module_key_flags(finetuning)  # --help lists them
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  finetuning.main_for_family(S, FLAGS)
+
+
+if __name__ == "__main__":
+  app.run(main)
