@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark in every environment that exists; prints figures.
+# The corpus benchmarks read ../shared/data/pretrain_corpus (or pass --input to them).
+set -u
+cd "$(dirname "$0")/.."
+for env in tf1 tf2; do
+  py=.venv-$env/bin/python
+  [ -x "$py" ] || { echo "bench: .venv-$env missing, skipped"; continue; }
+  echo "=== .venv-$env ==="
+  "$py" bench/bench_tokenizer.py
+  "$py" bench/bench_pretraining.py --xla both --heads both --amp both
+  "$py" bench/bench_create_pretraining_data.py --sizes_mb 4 --workers 1,2
+done
