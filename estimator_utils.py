@@ -123,6 +123,15 @@ def make_estimator(model_fn,
   meant.  Under a tf.distribute strategy the input_fn sees the per-replica
   batch size in params["batch_size"].  Thread settings: see session_config.
   """
+  def common_config(inter_op_threads):
+    return dict(model_dir=output_dir,
+                save_checkpoints_steps=save_checkpoints_steps,
+                keep_checkpoint_max=keep_checkpoint_max,
+                log_step_count_steps=log_step_count_steps,
+                save_summary_steps=save_summary_steps,
+                session_config=session_config(use_xla, inter_op_threads,
+                                              intra_op_threads, use_amp))
+
   strategy = make_distribution(distribution, num_gpus)
   if strategy is not None:
     if use_tpu:
@@ -137,15 +146,8 @@ def make_estimator(model_fn,
     if inter_op_threads is None:
       inter_op_threads = 0  # collective all-reduce ops block a pool thread each
     run_config = tf.estimator.RunConfig(
-        model_dir=output_dir,
-        save_checkpoints_steps=save_checkpoints_steps,
-        keep_checkpoint_max=keep_checkpoint_max,
-        log_step_count_steps=log_step_count_steps,
-        save_summary_steps=save_summary_steps,
-        session_config=session_config(use_xla, inter_op_threads,
-                                      intra_op_threads, use_amp),
-        train_distribute=strategy,
-        eval_distribute=strategy)
+        train_distribute=strategy, eval_distribute=strategy,
+        **common_config(inter_op_threads))
     run_params = dict(params or {})
     run_params["batch_size"] = train_batch_size // replicas
     run_params["num_replicas"] = replicas
@@ -164,18 +166,12 @@ def make_estimator(model_fn,
   run_config = tf.estimator.tpu.RunConfig(
       cluster=cluster,
       master=master,
-      model_dir=output_dir,
-      save_checkpoints_steps=save_checkpoints_steps,
-      keep_checkpoint_max=keep_checkpoint_max,
-      log_step_count_steps=log_step_count_steps,
-      save_summary_steps=save_summary_steps,
-      session_config=session_config(use_xla, inter_op_threads,
-                                      intra_op_threads, use_amp),
       tpu_config=tf.estimator.tpu.TPUConfig(
           iterations_per_loop=iterations_per_loop,
           num_shards=num_tpu_cores,
           per_host_input_for_training=(
-              tf.estimator.tpu.InputPipelineConfig.PER_HOST_V2)))
+              tf.estimator.tpu.InputPipelineConfig.PER_HOST_V2)),
+      **common_config(inter_op_threads))
   return tf.estimator.tpu.TPUEstimator(
       use_tpu=use_tpu,
       model_fn=model_fn,
@@ -184,6 +180,17 @@ def make_estimator(model_fn,
       train_batch_size=train_batch_size,
       eval_batch_size=eval_batch_size,
       predict_batch_size=predict_batch_size)
+
+
+def bert_from_features(bert_config, features, is_training, use_one_hot_embeddings):
+  """The encoder over the features every script feeds it (input ids, mask, segments)."""
+  return modeling.BertModel(
+      config=bert_config,
+      is_training=is_training,
+      input_ids=features["input_ids"],
+      input_mask=features["input_mask"],
+      token_type_ids=features["segment_ids"],
+      use_one_hot_embeddings=use_one_hot_embeddings)
 
 
 # --- Initialising from a checkpoint ----------------------------------------------------

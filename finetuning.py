@@ -371,13 +371,8 @@ def model_fn_builder(task, bert_config, init_checkpoint, learning_rate,
     if seed is not None:
       tf.set_random_seed(seed)
     is_training = mode == tf.estimator.ModeKeys.TRAIN
-    model = modeling.BertModel(
-        config=bert_config,
-        is_training=is_training,
-        input_ids=features["input_ids"],
-        input_mask=features["input_mask"],
-        token_type_ids=features["segment_ids"],
-        use_one_hot_embeddings=use_one_hot_embeddings)
+    model = estimator_utils.bert_from_features(bert_config, features, is_training,
+                                               use_one_hot_embeddings)
     loss, predictions = family.head(task, bert_config, model, features,
                                     is_training)
     scaffold_fn, _ = estimator_utils.init_from_checkpoint(init_checkpoint,

@@ -122,13 +122,8 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
   def model_fn(features, labels, mode, params):
     del labels, params
     is_training = mode == tf.estimator.ModeKeys.TRAIN
-    model = modeling.BertModel(
-        config=bert_config,
-        is_training=is_training,
-        input_ids=features["input_ids"],
-        input_mask=features["input_mask"],
-        token_type_ids=features["segment_ids"],
-        use_one_hot_embeddings=use_one_hot_embeddings)
+    model = estimator_utils.bert_from_features(bert_config, features, is_training,
+                                               use_one_hot_embeddings)
     predict = mode == tf.estimator.ModeKeys.PREDICT
     heads = linguistics.TASKS if predict else active_tasks
     logits = modeling.lert_pretraining_heads(
