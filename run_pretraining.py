@@ -29,6 +29,7 @@ import linguistics
 import modeling
 import optimization
 import pretraining_data
+import tokenization
 
 FLAGS = flags.FLAGS
 
@@ -266,6 +267,7 @@ def main(_):
   tf.gfile.MakeDirs(FLAGS.output_dir)
 
   init_checkpoint = estimator_utils.resolve_checkpoint(FLAGS.init_checkpoint)
+  tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, init_checkpoint)
   if init_checkpoint and tf.train.latest_checkpoint(FLAGS.output_dir):
     tf.logging.info("Resuming from %s; --init_checkpoint %s is ignored.",
                     tf.train.latest_checkpoint(FLAGS.output_dir), init_checkpoint)
@@ -363,7 +365,6 @@ def main(_):
 
 def run_predict(estimator, bert_config):
   """Writes MLM top-k and POS/NER/DEP tags at the masked positions as JSONL."""
-  import tokenization  # only prediction needs text processing
   if not FLAGS.predict_input_file:
     raise ValueError("--do_predict needs --predict_input_file")
   tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, FLAGS.do_lower_case)

@@ -428,3 +428,12 @@ def test_two_workers_on_loopback(data_dir, tmp_path):
     losses.append(text.split("Loss for final step: ")[-1].split(".\n")[0])
   assert losses[0] == losses[1]  # one synchronous model
   assert tf.train.latest_checkpoint(str(output_dir)).endswith("model.ckpt-6")
+
+
+def test_lower_casing_a_cased_checkpoint_is_refused(data_dir, tmp_path):
+  prefix = str(tmp_path / "cased_L-12_H-768_A-12" / "bert_model.ckpt")
+  os.makedirs(os.path.dirname(prefix))
+  write_bert_style_checkpoint(prefix, TINY_CONFIG)
+  with pytest.raises(ValueError, match="cased_L-12_H-768_A-12"):
+    run_main(**base_flags(data_dir, tmp_path / "o", init_checkpoint=prefix,
+                          do_lower_case=True, num_train_steps=1))
