@@ -433,6 +433,19 @@ class _BoundedCache(dict):
 # Tokenizers
 # ---------------------------------------------------------------------------
 
+def _tokenize_cached(text, cache, split_word):
+    """Tokens of `text`: each whitespace-separated word split by `split_word`, whose
+    result (tokens first) the word cache keeps."""
+    text = convert_to_unicode(text)
+    tokens = []
+    for word in _clean_words(text):
+        entry = cache.get(word)
+        if entry is None:
+            entry = split_word(word)
+        tokens.extend(entry[0])
+    return tokens
+
+
 class BasicTokenizer(object):
     """Steps 1-5: cleaning, CJK splitting, lower-casing/accent stripping, punctuation."""
 
@@ -442,15 +455,7 @@ class BasicTokenizer(object):
 
     def tokenize(self, text):
         """Returns the list of basic tokens of `text` (str or UTF-8 bytes)."""
-        text = convert_to_unicode(text)
-        tokens = []
-        cache = self._word_cache
-        for word in _clean_words(text):
-            entry = cache.get(word)
-            if entry is None:
-                entry = self._split_word(word)
-            tokens.extend(entry[0])
-        return tokens
+        return _tokenize_cached(text, self._word_cache, self._split_word)
 
     def tokenize_with_offsets(self, text):
         """Returns (tokens, char_starts, char_ends): tokens as tokenize() gives them, and
@@ -568,15 +573,7 @@ class FullTokenizer(object):
 
     def tokenize(self, text):
         """Returns the word pieces of `text` (str or UTF-8 bytes)."""
-        text = convert_to_unicode(text)
-        pieces = []
-        cache = self._word_cache
-        for word in _clean_words(text):
-            entry = cache.get(word)
-            if entry is None:
-                entry = self._split_word(word)
-            pieces.extend(entry[0])
-        return pieces
+        return _tokenize_cached(text, self._word_cache, self._split_word)
 
     def tokenize_with_offsets(self, text):
         """Tokenizes `text` and maps every word piece back to the original text.
