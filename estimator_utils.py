@@ -11,7 +11,6 @@ Nothing here reads flags: every function takes its settings as arguments.
 """
 
 import collections
-import json
 import os
 import re
 import time
@@ -485,7 +484,3 @@ def write_results(path, results, header=None):
         value = value.item()
       writer.write("%s = %s\n" % (key, value))
 
-
-def read_sidecar(path):
-  with tf.gfile.GFile(path, "r") as reader:
-    return json.load(reader)
