@@ -128,12 +128,10 @@ def test_google_bert_config_without_pooler_fields_loads():
   assert config.to_dict() == google
 
 
-GOOGLE_CONFIG = {
-    "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1, "hidden_size": 32, "initializer_range": 0.02,
-    "intermediate_size": 37, "max_position_embeddings": 64,
-    "num_attention_heads": 4, "num_hidden_layers": 2, "type_vocab_size": 2,
-    "vocab_size": 99}
+# The fields of a tiny bert_config.json.
+GOOGLE_CONFIG = modeling.BertConfig(
+    vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    intermediate_size=37, max_position_embeddings=64, type_vocab_size=2).to_dict()
 # What transformers writes for a BERT (hfl/chinese-lert-* have these fields).
 HF_EXTRA_FIELDS = {
     "architectures": ["BertForMaskedLM"], "classifier_dropout": None,
