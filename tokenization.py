@@ -33,6 +33,17 @@ import collections
 import re
 import unicodedata
 
+from absl import flags
+
+# Google BERT's tokenization module defines this flag and its FullTokenizer
+# obeys it, so its API (and Google's tests) include it.
+flags.DEFINE_bool(
+    "preserve_unused_tokens", False,
+    "If True, FullTokenizer keeps a word that is a [unusedN] vocabulary entry "
+    "whole instead of splitting it (Google BERT's flag; "
+    "FullTokenizer(preserve_unused_tokens=...) overrides it).")
+_UNUSED_TOKEN = re.compile(r"^\[unused\d+\]$")
+
 # CJK ideograph blocks that BERT splits into single characters. Hangul, Hiragana and
 # Katakana are deliberately not included: those scripts separate words with spaces.
 _CJK_RANGES = (
@@ -562,14 +573,24 @@ class FullTokenizer(object):
 
   The results are cached per whitespace-separated word, so `vocab` and
   `do_lower_case` must not be changed after construction.
+
+  With `preserve_unused_tokens`, a word that is a vocabulary entry like
+  "[unused0]" stays one token (a way to add tokens without a new vocabulary);
+  None takes the value of Google BERT's --preserve_unused_tokens flag.
   """
 
-  def __init__(self, vocab_file, do_lower_case=True):
+  def __init__(self, vocab_file, do_lower_case=True, preserve_unused_tokens=None):
     self.vocab = load_vocab(vocab_file)
     self.inv_vocab = {index: token for token, index in self.vocab.items()}
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
     self._word_cache = _BoundedCache()
+    if preserve_unused_tokens is None:
+      # Google's API: the flag decides (its default while flags are unparsed).
+      preserve_unused_tokens = flags.FLAGS["preserve_unused_tokens"].value
+    self._preserved_words = frozenset(
+        token for token in self.vocab
+        if preserve_unused_tokens and _UNUSED_TOKEN.match(token))
 
   def tokenize(self, text):
     """Returns the word pieces of `text` (str or UTF-8 bytes)."""
@@ -591,6 +612,8 @@ class FullTokenizer(object):
 
   def _split_word(self, word):
     """Basic steps 4-5 then WordPiece for one word, cached: (pieces, spans)."""
+    if word in self._preserved_words:
+      return self._word_cache.store(word, ((word,), ((0, len(word)),)))
     basic_tokens, _, basic_sources = self.basic_tokenizer._analyze_word(word)
     pieces, spans = [], []
     for token, sources in zip(basic_tokens, basic_sources):
