@@ -10,7 +10,6 @@ import sys
 import time
 
 from absl import flags
-from absl.testing import flagsaver
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -82,11 +81,13 @@ def base_flags(data_dir, output_dir, **overrides):
   return values
 
 
-def run_main(**flag_values):
-  if not flags.FLAGS.is_parsed():
-    flags.FLAGS(["run_pretraining"])
-  with flagsaver.flagsaver(**flag_values):
-    run_pretraining.main(None)
+def run_main(**overrides):
+  """Runs main() in-process, its flags (fresh ones) set to `overrides`."""
+  flag_values = run_pretraining.define_flags(flags.FlagValues())
+  flag_values(["run_pretraining"])
+  for name, value in overrides.items():
+    setattr(flag_values, name, value)
+  run_pretraining.main(None, flag_values)
 
 
 def read_scalars(output_dir):
