@@ -34,6 +34,10 @@ import os
 import time
 
 import tensorflow.compat.v1 as tf
+# Graph-mode writers of tf.compat.v2.summary (what host_calls write with) must be
+# initialised in the session and flushed at the end; TPUEstimator does the same
+# through this module, which TF 1.15 to 2.21 all have.
+from tensorflow.python.ops import summary_ops_v2
 
 
 class ModeKeys(object):
@@ -91,6 +95,21 @@ class _RateHook(tf.train.SessionRunHook):
                          simple_value=steps_per_sec * self._batch_size)])
     self._writer.add_summary(summary, step)
     self._last = (step, now)
+
+
+class _SummaryWritersHook(tf.train.SessionRunHook):
+  """Initialises the graph's v2 summary writers and flushes them at the end."""
+
+  def begin(self):
+    self._init_ops = summary_ops_v2.summary_writer_initializer_op()
+    self._flush_ops = [summary_ops_v2.legacy_raw_flush(writer=op.inputs[0])
+                       for op in self._init_ops]
+
+  def after_create_session(self, session, coord):
+    session.run(self._init_ops)
+
+  def end(self, session):
+    session.run(self._flush_ops)
 
 
 class _StopAfterHook(tf.train.SessionRunHook):
@@ -196,6 +215,7 @@ class Estimator(object):
       if spec.host_call is not None:
         host_fn, host_tensors = spec.host_call
         fetches.append(host_fn(*host_tensors))
+        all_hooks.append(_SummaryWritersHook())
       creator = tf.train.ChiefSessionCreator(scaffold=scaffold, checkpoint_dir=self.model_dir,
                                              config=self._session_config)
       loss = None
