@@ -11,7 +11,7 @@ use:
   `save_checkpoints_steps` and at the end, `keep_checkpoint_max` kept, the
   spec's `host_call` run every step as TPUEstimator does off TPUs, graph
   summaries every `save_summary_steps`, loss and `examples/sec: N` logged every
-  `log_step_count_steps`, user and spec hooks.
+  `log_step_count_steps` (the summaries include `loss`), user and spec hooks.
 - `evaluate`: the spec's `eval_metrics` (metric_fn, tensors) plus the mean loss,
   over `steps` batches or the whole input, from the newest or a given
   checkpoint; results carry `global_step` and go to TensorBoard under
@@ -207,6 +207,7 @@ class Estimator(object):
                     self.model_dir),
           tf.train.CheckpointSaverHook(self.model_dir, scaffold=scaffold,
                                        save_steps=self._save_checkpoints_steps)]
+      tf.summary.scalar("loss", spec.loss)  # as the estimator writes it
       if tf.get_collection(tf.GraphKeys.SUMMARIES):
         all_hooks.append(tf.train.SummarySaverHook(
             save_steps=self._save_summary_steps, output_dir=self.model_dir,
@@ -256,12 +257,15 @@ class Estimator(object):
 
   def _write_eval_summaries(self, results, name):
     eval_dir = os.path.join(self.model_dir, "eval" if not name else "eval_" + name)
-    writer = tf.summary.FileWriterCache.get(eval_dir)
     summary = tf.Summary(value=[
         tf.Summary.Value(tag=key, simple_value=float(value))
         for key, value in sorted(results.items()) if key != "global_step"])
-    writer.add_summary(summary, int(results["global_step"]))
-    writer.flush()
+    # A graph of its own: scripts on TF 2 run with eager execution on, and the v1
+    # writer needs graph mode.
+    with tf.Graph().as_default():
+      writer = tf.summary.FileWriter(eval_dir)
+      writer.add_summary(summary, int(results["global_step"]))
+      writer.close()
 
   # --- predict ----------------------------------------------------------------------
 

@@ -28,7 +28,10 @@ build() {  # $1 = name (tf1|tf2|tf-latest), $2 = python version, $3 = requiremen
     echo "setup:   install it with 'pyenv install $pyver' (or your OS package python$pyver) and rerun 'make setup'." >&2
     return 1
   fi
-  if [ -f "$venv/.built" ] && cmp -s "$req" "$venv/.built"; then
+  # The marker holds the requirements (and the files they include with -r).
+  local wanted
+  wanted=$(cat "$req"; sed -n 's/^-r //p' "$req" | while read -r inc; do cat "$(dirname "$req")/$inc"; done)
+  if [ -f "$venv/.built" ] && [ "$wanted" = "$(cat "$venv/.built")" ]; then
     echo "setup: $venv is up to date ($("$venv/bin/python" -V 2>&1))."
     return 0
   fi
@@ -37,7 +40,7 @@ build() {  # $1 = name (tf1|tf2|tf-latest), $2 = python version, $3 = requiremen
   "$py" -m venv "$venv" || return 1
   "$venv/bin/python" -m pip install -q --upgrade "pip<24.1" wheel || return 1
   "$venv/bin/python" -m pip install -q -r "$req" || return 1
-  cp "$req" "$venv/.built"
+  printf '%s' "$wanted" > "$venv/.built"
   echo "setup: $venv ready: $("$venv/bin/python" -c 'import sys, tensorflow as tf; print("Python", sys.version.split()[0], "TensorFlow", tf.__version__)' 2>/dev/null)"
 }
 
