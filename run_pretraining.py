@@ -20,10 +20,10 @@ initialises every variable it has under the same name and shape.
 import json
 import os
 
-from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+import errors
 import estimator_utils
 import linguistics
 import modeling
@@ -229,8 +229,8 @@ def resolve_active_tasks(requested, sidecar):
   requested = [t.strip() for t in requested if t.strip()]
   unknown = [t for t in requested if t not in linguistics.TASKS]
   if unknown:
-    raise ValueError("--linguistic_tasks: unknown task(s) %s (choose from %s)" %
-                     (", ".join(unknown), ", ".join(linguistics.TASKS)))
+    raise errors.UserError("--linguistic_tasks: unknown task(s) %s (choose from %s)" %
+                           (", ".join(unknown), ", ".join(linguistics.TASKS)))
   labelled = list(linguistics.TASKS)
   if sidecar is not None:
     labelled = list(sidecar.get("labelled_tasks", linguistics.TASKS))
@@ -251,17 +251,18 @@ def resolve_active_tasks(requested, sidecar):
 def check_config(config):
   """The model config, once the settings are known to make a run."""
   if not (config.do_train or config.do_eval or config.do_predict):
-    raise ValueError("At least one of --do_train, --do_eval, --do_predict must be set.")
+    raise errors.UserError(
+        "At least one of --do_train, --do_eval, --do_predict must be set.")
   for name in ("bert_config_file", "output_dir"):
     if not getattr(config, name):
-      raise ValueError("--%s is required" % name)
+      raise errors.UserError("--%s is required" % name)
   if (config.do_train or config.do_eval) and not config.input_file:
-    raise ValueError("--input_file is required for --do_train / --do_eval")
+    raise errors.UserError("--input_file is required for --do_train / --do_eval")
   bert_config = modeling.BertConfig.from_json_file(config.bert_config_file)
   if config.max_seq_length > bert_config.max_position_embeddings:
-    raise ValueError("--max_seq_length %d exceeds max_position_embeddings %d of %s" % (
-        config.max_seq_length, bert_config.max_position_embeddings,
-        config.bert_config_file))
+    raise errors.UserError("--max_seq_length %d exceeds max_position_embeddings %d of %s" %
+                           (config.max_seq_length, bert_config.max_position_embeddings,
+                            config.bert_config_file))
   return bert_config
 
 
@@ -378,10 +379,10 @@ def run(config):
 def run_predict(estimator, bert_config, config):
   """Writes MLM top-k and POS/NER/DEP tags at the masked positions as JSONL."""
   if not config.predict_input_file:
-    raise ValueError("--do_predict needs --predict_input_file")
+    raise errors.UserError("--do_predict needs --predict_input_file")
   tokenizer = tokenization.FullTokenizer(config.vocab_file, config.do_lower_case)
   if len(tokenizer.vocab) != bert_config.vocab_size:
-    raise ValueError("%s has %d tokens but the config's vocab_size is %d" % (
+    raise errors.UserError("%s has %d tokens but the config's vocab_size is %d" % (
         config.vocab_file, len(tokenizer.vocab), bert_config.vocab_size))
   instances = pretraining_data.read_prediction_instances(
       config.predict_input_file, tokenizer, config.max_seq_length,
@@ -409,4 +410,4 @@ def main(argv, flag_values=None):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  errors.run_main(main)
