@@ -16,6 +16,7 @@ import os
 import re
 import time
 
+import numpy as np
 import tensorflow as _tf_root
 import tensorflow.compat.v1 as tf
 
@@ -224,17 +225,52 @@ def init_from_checkpoint(init_checkpoint, use_tpu, tvars=None):
 
 
 def resolve_checkpoint(path):
-  """A checkpoint prefix from a prefix or a directory (its latest checkpoint)."""
+  """A checkpoint prefix from a prefix or a directory (its latest checkpoint).
+
+  The checkpoint is verified (verify_checkpoint).
+  """
   if not path:
     return path
   if tf.gfile.IsDirectory(path):
     latest = tf.train.latest_checkpoint(path)
     if latest is None:
       raise errors.UserError("%s is a directory with no checkpoint in it" % path)
-    return latest
-  if not tf.gfile.Exists(path + ".index"):
+    path = latest
+  elif not tf.gfile.Exists(path + ".index"):
     raise errors.UserError("checkpoint %s not found (no %s.index)" % (path, path))
+  verify_checkpoint(path)
   return path
+
+
+def verify_checkpoint(prefix):
+  """Raises errors.UserError naming the file if a checkpoint cannot be read whole.
+
+  Reads the index and compares the bytes its tensors need with the sizes of
+  the .data shards, without reading the tensors: a copy or download that was
+  cut short is caught before TensorFlow fails somewhere in a session.
+  """
+  index = prefix + ".index"
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+  except tf.errors.OpError as e:
+    raise errors.UserError("%s: not a readable checkpoint index (%s)" %
+                           (index, e.message.splitlines()[0]))
+  dtypes = reader.get_variable_to_dtype_map()
+  needed = 0
+  for name, shape in reader.get_variable_to_shape_map().items():
+    if dtypes[name] != tf.string:  # strings have no fixed size
+      needed += int(np.prod(shape, dtype=np.int64)) * dtypes[name].size
+  shards = sorted(tf.gfile.Glob(prefix + ".data-?????-of-?????"))
+  expected_shards = int(shards[0][-5:]) if shards else 1
+  if len(shards) != expected_shards:
+    raise errors.UserError("%s: %d of the %d .data shards the checkpoint needs are "
+                           "there (%s)" % (prefix, len(shards), expected_shards,
+                                           ", ".join(shards) or "none"))
+  present = sum(tf.gfile.Stat(path).length for path in shards)
+  if present < needed:
+    raise errors.UserError(
+        "%s is truncated: %d bytes, but %s lists tensors of %d bytes (was a copy or "
+        "download cut short?)" % (" + ".join(shards), present, index, needed))
 
 
 # --- TFRecords -----------------------------------------------------------------------

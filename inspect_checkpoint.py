@@ -52,7 +52,8 @@ def find_checkpoint(path):
   """A checkpoint prefix from a prefix or a directory.
 
   A directory without a `checkpoint` state file (as in HFL's and Google's
-  release zips) is accepted when it holds exactly one `*.index` file.
+  release zips) is accepted when it holds exactly one `*.index` file.  The
+  checkpoint is verified (estimator_utils.verify_checkpoint).
   """
   if not path:
     raise errors.UserError("no checkpoint given")
@@ -63,7 +64,9 @@ def find_checkpoint(path):
           path, "no checkpoint" if not indexes else
           "%d checkpoints (%s)" % (len(indexes), ", ".join(
               os.path.basename(i) for i in indexes))))
-    return indexes[0][:-len(".index")]
+    prefix = indexes[0][:-len(".index")]
+    estimator_utils.verify_checkpoint(prefix)
+    return prefix
   return estimator_utils.resolve_checkpoint(path)
 
 

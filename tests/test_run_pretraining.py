@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import tensorflow.compat.v1 as tf
 from tensorflow.core.util import event_pb2
 
 import create_pretraining_data
+import errors
 import estimator_utils
 import linguistics
 import modeling
@@ -287,6 +289,18 @@ def test_init_from_bert_checkpoint_without_linguistic_heads(data_dir, tmp_path, 
   assert "cls/seq_relationship/output_weights" in tvars_report.left_over
   assert "bert/encoder/layer_1/output/LayerNorm/gamma" in tvars_report.restored
   assert len(tvars_report.new) == 6
+
+
+def test_truncated_init_checkpoint_names_the_file(data_dir, tmp_path):
+  prefix = str(tmp_path / "bert" / "bert_model.ckpt")
+  os.makedirs(os.path.dirname(prefix))
+  write_bert_style_checkpoint(prefix, TINY_CONFIG)
+  data = prefix + ".data-00000-of-00001"
+  with open(data, "r+b") as f:
+    f.truncate(os.path.getsize(data) // 2)
+  with pytest.raises(errors.UserError, match="%s is truncated" % re.escape(data)):
+    run_main(**base_flags(data_dir, tmp_path / "o", init_checkpoint=prefix,
+                          num_train_steps=1))
 
 
 def test_init_checkpoint_of_another_size_names_variable(data_dir, tmp_path):
