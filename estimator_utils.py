@@ -23,10 +23,23 @@ import tensorflow.compat.v1 as tf
 import checkpoint_names
 import errors
 import modeling
+import session_runner
 import settings
 
 # tf.compat.v2 is reachable from the root module in TF 1.15 and TF 2.x alike.
 _summary_v2 = _tf_root.compat.v2.summary
+
+# TF 1.15 to 2.15 have tf.estimator (TPUEstimator: TPUs need it); TF 2.16 and newer
+# have none, and session_runner drives the same model_fns. model_fns build their
+# specs and compare modes with these two names, so none of them knows the engine.
+HAS_ESTIMATOR = hasattr(tf, "estimator")
+ModeKeys = tf.estimator.ModeKeys if HAS_ESTIMATOR else session_runner.ModeKeys
+ModelSpec = tf.estimator.tpu.TPUEstimatorSpec if HAS_ESTIMATOR else session_runner.EstimatorSpec
+
+
+def supported_distributions():
+  """The --distribution values this TensorFlow's engine can run."""
+  return settings.DISTRIBUTIONS if HAS_ESTIMATOR else ("none",)
 
 
 # --- Run configuration -----------------------------------------------------------
@@ -87,7 +100,8 @@ def make_estimator(model_fn, output_dir, runtime, train_batch_size=32,
   """The engine for `runtime` (a settings.RuntimeConfig) around `model_fn`.
 
   A TPUEstimator on TPU, GPU or CPU; a tf.estimator.Estimator under a
-  tf.distribute strategy.  Batch sizes are global (all replicas together), as
+  tf.distribute strategy; a session_runner.Estimator where TensorFlow has no
+  tf.estimator (2.16+).  Batch sizes are global (all replicas together), as
   BERT's flags have always meant.  Under a strategy the input_fn sees the
   per-replica batch size in params["batch_size"].  Thread settings: see
   session_config.
@@ -102,6 +116,10 @@ def make_estimator(model_fn, output_dir, runtime, train_batch_size=32,
                                               runtime.intra_op_threads,
                                               runtime.use_amp))
 
+  if not HAS_ESTIMATOR:
+    return _session_runner_estimator(model_fn, output_dir, runtime, train_batch_size,
+                                     eval_batch_size, predict_batch_size,
+                                     save_summary_steps, params)
   strategy = make_distribution(runtime.distribution, runtime.num_gpus)
   if strategy is not None:
     replicas = strategy.num_replicas_in_sync
@@ -148,6 +166,31 @@ def make_estimator(model_fn, output_dir, runtime, train_batch_size=32,
       train_batch_size=train_batch_size,
       eval_batch_size=eval_batch_size,
       predict_batch_size=predict_batch_size)
+
+
+def _session_runner_estimator(model_fn, output_dir, runtime, train_batch_size,
+                              eval_batch_size, predict_batch_size, save_summary_steps,
+                              params):
+  """The estimator-free engine; refuses what only (TPU)Estimator can do."""
+  engines = "TensorFlow 1.15 or 2.15 (.venv-tf1 / .venv-tf2), which have tf.estimator"
+  if runtime.use_tpu:
+    raise errors.UserError("--use_tpu needs TPUEstimator, which TensorFlow %s does not "
+                           "have: run on %s" % (tf.__version__, engines))
+  if runtime.distribution not in supported_distributions():
+    # tf.distribute strategies in graph mode are driven by the estimator's
+    # replicated model_fn calls; a plain MonitoredSession cannot do that.
+    raise errors.UserError("--distribution=%s needs tf.estimator, which TensorFlow %s "
+                           "does not have: run on %s" % (runtime.distribution,
+                                                         tf.__version__, engines))
+  return session_runner.Estimator(
+      model_fn, output_dir, params=params, train_batch_size=train_batch_size,
+      eval_batch_size=eval_batch_size, predict_batch_size=predict_batch_size,
+      save_checkpoints_steps=runtime.save_checkpoints_steps,
+      keep_checkpoint_max=runtime.keep_checkpoint_max,
+      save_summary_steps=save_summary_steps,
+      log_step_count_steps=runtime.log_step_count_steps,
+      session_config=session_config(runtime.use_xla, runtime.inter_op_threads,
+                                    runtime.intra_op_threads, runtime.use_amp))
 
 
 def bert_from_features(bert_config, features, is_training, use_one_hot_embeddings):

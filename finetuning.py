@@ -369,11 +369,11 @@ def model_fn_builder(task, bert_config, init_checkpoint, learning_rate,
 
   def model_fn(features, labels, mode, params):
     del labels, params
-    if mode == tf.estimator.ModeKeys.EVAL:
+    if mode == estimator_utils.ModeKeys.EVAL:
       raise ValueError("fine-tuning evaluates through predict (see run())")
     if seed is not None:
       tf.set_random_seed(seed)
-    is_training = mode == tf.estimator.ModeKeys.TRAIN
+    is_training = mode == estimator_utils.ModeKeys.TRAIN
     model = estimator_utils.bert_from_features(bert_config, features, is_training,
                                                use_one_hot_embeddings)
     loss, predictions = family.head(task, bert_config, model, features,
@@ -385,9 +385,9 @@ def model_fn_builder(task, bert_config, init_checkpoint, learning_rate,
           loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
           optimizer_name=optimizer_name, grad_accum_steps=grad_accum_steps,
           use_amp=use_amp)
-      return tf.estimator.tpu.TPUEstimatorSpec(
+      return estimator_utils.ModelSpec(
           mode=mode, loss=loss, train_op=train_op, scaffold_fn=scaffold_fn)
-    return tf.estimator.tpu.TPUEstimatorSpec(
+    return estimator_utils.ModelSpec(
         mode=mode, predictions=predictions, scaffold_fn=scaffold_fn)
 
   return model_fn

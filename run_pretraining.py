@@ -129,10 +129,10 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
 
   def model_fn(features, labels, mode, params):
     del labels, params
-    is_training = mode == tf.estimator.ModeKeys.TRAIN
+    is_training = mode == estimator_utils.ModeKeys.TRAIN
     model = estimator_utils.bert_from_features(bert_config, features, is_training,
                                                use_one_hot_embeddings)
-    predict = mode == tf.estimator.ModeKeys.PREDICT
+    predict = mode == estimator_utils.ModeKeys.PREDICT
     heads = linguistics.TASKS if predict else active_tasks
     logits = modeling.lert_pretraining_heads(
         bert_config, model.get_sequence_output(), model.get_embedding_table(),
@@ -143,7 +143,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
                                                          tvars)
 
     if predict:
-      return tf.estimator.tpu.TPUEstimatorSpec(
+      return estimator_utils.ModelSpec(
           mode=mode, predictions=prediction_tensors(logits, features, top_k),
           scaffold_fn=scaffold_fn)
 
@@ -174,7 +174,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
         scalars["loss/%s" % head] = value
       for task, value in lambdas.items():
         scalars["lambda/%s" % task] = value
-      return tf.estimator.tpu.TPUEstimatorSpec(
+      return estimator_utils.ModelSpec(
           mode=mode, loss=total_loss, train_op=train_op,
           host_call=estimator_utils.scalar_host_call(output_dir, scalars, global_step),
           scaffold_fn=scaffold_fn)
@@ -198,7 +198,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
     metric_tensors = [weights]
     for head in metric_heads:
       metric_tensors += [per_position[head], log_probs[head], label_ids[head]]
-    return tf.estimator.tpu.TPUEstimatorSpec(
+    return estimator_utils.ModelSpec(
         mode=mode, loss=total_loss, eval_metrics=(metric_fn, metric_tensors),
         scaffold_fn=scaffold_fn)
 
