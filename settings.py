@@ -146,8 +146,9 @@ class RuntimeConfig(object):
     if self.distribution not in DISTRIBUTIONS:
       raise errors.UserError("--distribution must be one of %s, got %r" %
                              (", ".join(DISTRIBUTIONS), self.distribution))
-    if self.grad_accum_steps < 1:
-      raise errors.UserError("--grad_accum_steps must be at least 1")
+    for name in ("grad_accum_steps", "save_checkpoints_steps"):
+      if getattr(self, name) < 1:
+        raise errors.UserError("--%s must be at least 1" % name)
     if self.grad_accum_steps > 1 and self.distribution != "none":
       # The accumulators are variables that each replica would update on its
       # own; TensorFlow refuses that for mirrored variables (checked in TF 1.15
