@@ -420,7 +420,7 @@ def read_prediction_input(config, bert_config):
 
 
 def _check_prediction_file(path, needs_masks):
-  """Names a missing or non-UTF-8 file, or a line without [MASK] when one is needed."""
+  """Names a missing, non-UTF-8 or empty file, or a line without a needed [MASK]."""
   if not os.path.isfile(path):
     raise errors.UserError("--predict_input_file %s does not exist" % path)
   with io.open(path, encoding="utf-8") as reader:
@@ -428,6 +428,8 @@ def _check_prediction_file(path, needs_masks):
       lines = list(reader)
     except UnicodeDecodeError as e:
       raise errors.UserError("%s: not UTF-8 text (%s)" % (path, e))
+  if not any(line.strip() for line in lines):
+    raise errors.UserError("--predict_input_file %s has no sentence to predict" % path)
   for line_number, line in enumerate(lines, 1):
     if needs_masks and line.strip() and pretraining_data.MASK_TOKEN not in line:
       raise errors.UserError("%s:%d: no %s (plain sentences need --mask_each_word)" %
