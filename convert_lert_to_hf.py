@@ -27,9 +27,11 @@ import shutil
 import sys
 
 import checkpoint_names
+import errors
 import inspect_checkpoint
 import linguistics
 import modeling
+import settings
 
 # TF activation names -> transformers' names of the same function.
 _HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_new", "gelu_tanh": "gelu_new",
@@ -42,8 +44,8 @@ def hf_config_dict(bert_config):
   """transformers' config.json for BertForMaskedLM from a BertConfig."""
   act = bert_config.hidden_act
   if act not in _HF_ACTIVATIONS:
-    raise ValueError("hidden_act %r has no transformers equivalent (supported: %s)"
-                     % (act, ", ".join(sorted(_HF_ACTIVATIONS))))
+    raise errors.UserError("hidden_act %r has no transformers equivalent (supported: %s)"
+                           % (act, ", ".join(sorted(_HF_ACTIVATIONS))))
   config = collections.OrderedDict([
       ("architectures", ["BertForMaskedLM"]),
       ("model_type", "bert"),
@@ -89,7 +91,7 @@ def _default_next_to(prefix, names, what):
     path = os.path.join(directory, name)
     if os.path.exists(path):
       return path
-  raise ValueError("no %s given and none next to the checkpoint (tried %s)" % (
+  raise errors.UserError("no %s given and none next to the checkpoint (tried %s)" % (
       what, ", ".join(os.path.join(directory, n) for n in names)))
 
 
@@ -131,7 +133,7 @@ def convert(checkpoint, output_dir, config_file=None, vocab_file=None,
            if "%s.weight" % task in conversion.heads]
   for task in linguistics.TASKS:
     if ("%s.weight" % task in conversion.heads) != ("%s.bias" % task in conversion.heads):
-      raise ValueError("%s: the %s head has only one of %s, %s" % (
+      raise errors.UserError("%s: the %s head has only one of %s, %s" % (
           prefix, task, checkpoint_names.heads_variable(task, "kernel"),
           checkpoint_names.heads_variable(task, "bias")))
 
@@ -184,7 +186,7 @@ def _bool(text):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = settings.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--checkpoint", required=True,
                       help="TF checkpoint prefix, or a directory holding one")
   parser.add_argument("--output_dir", required=True, help="Hugging Face directory to write")
@@ -203,4 +205,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(errors.call_main(main))

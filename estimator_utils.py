@@ -16,6 +16,7 @@ import os
 import re
 import time
 
+import numpy as np
 import tensorflow as _tf_root
 import tensorflow.compat.v1 as tf
 
@@ -216,7 +217,7 @@ def checkpoint_report(tvars, init_checkpoint):
   """
   mismatches = modeling.checkpoint_mismatches(tvars, init_checkpoint)
   if mismatches:
-    raise ValueError(
+    raise errors.UserError(
         "%s does not fit this model; shape differs for: %s" % (
             init_checkpoint, "; ".join("%s (model %s, checkpoint %s)" % m
                                        for m in mismatches)))
@@ -267,17 +268,52 @@ def init_from_checkpoint(init_checkpoint, use_tpu, tvars=None):
 
 
 def resolve_checkpoint(path):
-  """A checkpoint prefix from a prefix or a directory (its latest checkpoint)."""
+  """A checkpoint prefix from a prefix or a directory (its latest checkpoint).
+
+  The checkpoint is verified (verify_checkpoint).
+  """
   if not path:
     return path
   if tf.gfile.IsDirectory(path):
     latest = tf.train.latest_checkpoint(path)
     if latest is None:
-      raise ValueError("%s is a directory with no checkpoint in it" % path)
-    return latest
-  if not tf.gfile.Exists(path + ".index"):
-    raise ValueError("checkpoint %s not found (no %s.index)" % (path, path))
+      raise errors.UserError("%s is a directory with no checkpoint in it" % path)
+    path = latest
+  elif not tf.gfile.Exists(path + ".index"):
+    raise errors.UserError("checkpoint %s not found (no %s.index)" % (path, path))
+  verify_checkpoint(path)
   return path
+
+
+def verify_checkpoint(prefix):
+  """Raises errors.UserError naming the file if a checkpoint cannot be read whole.
+
+  Reads the index and compares the bytes its tensors need with the sizes of
+  the .data shards, without reading the tensors: a copy or download that was
+  cut short is caught before TensorFlow fails somewhere in a session.
+  """
+  index = prefix + ".index"
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+  except tf.errors.OpError as e:
+    raise errors.UserError("%s: not a readable checkpoint index (%s)" %
+                           (index, e.message.splitlines()[0]))
+  dtypes = reader.get_variable_to_dtype_map()
+  needed = 0
+  for name, shape in reader.get_variable_to_shape_map().items():
+    if dtypes[name] != tf.string:  # strings have no fixed size
+      needed += int(np.prod(shape, dtype=np.int64)) * dtypes[name].size
+  shards = sorted(tf.gfile.Glob(prefix + ".data-?????-of-?????"))
+  expected_shards = int(shards[0][-5:]) if shards else 1
+  if len(shards) != expected_shards:
+    raise errors.UserError("%s: %d of the %d .data shards the checkpoint needs are "
+                           "there (%s)" % (prefix, len(shards), expected_shards,
+                                           ", ".join(shards) or "none"))
+  present = sum(tf.gfile.Stat(path).length for path in shards)
+  if present < needed:
+    raise errors.UserError(
+        "%s is truncated: %d bytes, but %s lists tensors of %d bytes (was a copy or "
+        "download cut short?)" % (" + ".join(shards), present, index, needed))
 
 
 # --- TFRecords -----------------------------------------------------------------------
@@ -321,7 +357,7 @@ def expand_input_files(patterns):
   for pattern in patterns:
     matched = tf.gfile.Glob(pattern.strip())
     if not matched:
-      raise ValueError("input file pattern %s matches no file" % pattern)
+      raise errors.UserError("input file pattern %s matches no file" % pattern)
     files.extend(sorted(matched))
   return files
 
@@ -337,28 +373,28 @@ def validate_tfrecords(input_files, name_to_features):
     try:
       first = next(iter(tf.io.tf_record_iterator(path)), None)
     except tf.errors.OpError as e:
-      raise ValueError("%s: not a readable TFRecord file (%s)" %
-                       (path, e.message.splitlines()[0]))
+      raise errors.UserError("%s: not a readable TFRecord file (%s)" %
+                             (path, e.message.splitlines()[0]))
     if first is None:
-      raise ValueError("%s: contains no records" % path)
+      raise errors.UserError("%s: contains no records" % path)
     try:
       example = tf.train.Example.FromString(first)
     except Exception as e:  # protobuf raises its own DecodeError
-      raise ValueError("%s: first record is not a tf.train.Example (%s)" % (path, e))
+      raise errors.UserError("%s: first record is not a tf.train.Example (%s)" % (path, e))
     features = example.features.feature
     for name, spec in name_to_features.items():
       if name not in features:
-        raise ValueError("%s: feature %r is missing (the file has: %s)" % (
+        raise errors.UserError("%s: feature %r is missing (the file has: %s)" % (
             path, name, ", ".join(sorted(features))))
       kind = features[name].WhichOneof("kind")
       want = "float_list" if spec.dtype == tf.float32 else "int64_list"
       if kind != want:
-        raise ValueError("%s: feature %r is %s, expected %s" %
-                         (path, name, kind, want))
+        raise errors.UserError("%s: feature %r is %s, expected %s" %
+                               (path, name, kind, want))
       length = len(getattr(features[name], kind).value)
       expected = spec.shape[0] if len(spec.shape) else 1
       if length != expected:
-        raise ValueError(
+        raise errors.UserError(
             "%s: feature %r has length %d, expected %d (was the data made with "
             "another max_seq_length / max_predictions_per_seq?)" %
             (path, name, length, expected))
@@ -386,7 +422,7 @@ def tfrecord_input_fn_builder(input_files, name_to_features, is_training,
   if isinstance(input_files, str):
     input_files = expand_input_files(input_files)
   if not input_files:
-    raise ValueError("no input files")
+    raise errors.UserError("no input files")
   if validate:
     validate_tfrecords(input_files, name_to_features)
 

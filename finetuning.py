@@ -25,11 +25,11 @@ import os
 import random
 import time
 
-from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
 import cmrc2018_evaluate
+import errors
 import estimator_utils
 import finetuning_data
 import modeling
@@ -104,8 +104,8 @@ def get_task(name, family=None):
   """The registered task `name` (of `family`, if given)."""
   names = [n for n, t in TASKS.items() if family in (None, t.family)]
   if name not in names:
-    raise ValueError("unknown task %r (choose from: %s)" %
-                     (name, ", ".join(names)))
+    raise errors.UserError("unknown task %r (choose from: %s)" %
+                           (name, ", ".join(names)))
   return TASKS[name]
 
 
@@ -602,18 +602,18 @@ def _check_config(task, config, bert_config):
     raise ValueError("task %s is a %s task, the config is for %s" %
                      (task.name, task.family, config.family))
   if not (config.do_train or config.do_eval or config.do_predict):
-    raise ValueError("At least one of --do_train, --do_eval, --do_predict "
-                     "must be set.")
+    raise errors.UserError("At least one of --do_train, --do_eval, --do_predict "
+                           "must be set.")
   for name in ("data_dir", "output_dir", "bert_config_file"):
     if not getattr(config, name):
-      raise ValueError("--%s is required" % name)
+      raise errors.UserError("--%s is required" % name)
   if config.max_seq_length > bert_config.max_position_embeddings:
-    raise ValueError(
+    raise errors.UserError(
         "--max_seq_length %d exceeds max_position_embeddings %d of %s" %
         (config.max_seq_length, bert_config.max_position_embeddings,
          config.bert_config_file))
   if task.family in (SPAN, TAGGING) and config.doc_stride < 1:
-    raise ValueError("--doc_stride must be positive")
+    raise errors.UserError("--doc_stride must be positive")
 
 
 def _pad_records(records, batch_size):
@@ -868,11 +868,24 @@ def main_for_family(family, flag_values):
   tf.logging.set_verbosity(tf.logging.INFO)
   config = config_from_flags(flag_values, family)
   if not config.task_name:
-    raise ValueError("--task_name is required")
+    raise errors.UserError("--task_name is required")
   return run(get_task(config.task_name, family), config)
 
 
 def run_script(family, main):
-  """A run_*.py's entry point: defines the family's flags, then absl runs `main`."""
+  """A run_*.py's entry point: defines the family's flags, then runs `main`.
+
+  absl runs it; a user error, bad data included, ends the run with one
+  `error:` line (errors.py).
+  """
   define_flags(flags.FLAGS, family)
-  app.run(main)
+
+  def main_with_data_errors_reported(argv):
+    try:
+      return main(argv)
+    except finetuning_data.DataError as e:
+      # A data file that cannot be read (named in the message) is the
+      # user's to fix, like every UserError.
+      raise errors.UserError(str(e))
+
+  errors.run_main(main_with_data_errors_reported)

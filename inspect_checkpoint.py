@@ -23,7 +23,6 @@ Also the TF side of the converters: finding, reading and listing checkpoints,
 and the variable shapes a config implies.
 """
 
-import argparse
 import collections
 import glob
 import os
@@ -33,9 +32,11 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 import checkpoint_names
+import errors
 import estimator_utils
 import linguistics
 import modeling
+import settings
 
 # Display order and titles of the groups; NSP, training state and unknown
 # names are shown together as "other".
@@ -51,18 +52,21 @@ def find_checkpoint(path):
   """A checkpoint prefix from a prefix or a directory.
 
   A directory without a `checkpoint` state file (as in HFL's and Google's
-  release zips) is accepted when it holds exactly one `*.index` file.
+  release zips) is accepted when it holds exactly one `*.index` file.  The
+  checkpoint is verified (estimator_utils.verify_checkpoint).
   """
   if not path:
-    raise ValueError("no checkpoint given")
+    raise errors.UserError("no checkpoint given")
   if tf.gfile.IsDirectory(path) and tf.train.latest_checkpoint(path) is None:
     indexes = sorted(glob.glob(os.path.join(path, "*.index")))
     if len(indexes) != 1:
-      raise ValueError("%s: directory holds %s; name the checkpoint prefix" % (
+      raise errors.UserError("%s: directory holds %s; name the checkpoint prefix" % (
           path, "no checkpoint" if not indexes else
           "%d checkpoints (%s)" % (len(indexes), ", ".join(
               os.path.basename(i) for i in indexes))))
-    return indexes[0][:-len(".index")]
+    prefix = indexes[0][:-len(".index")]
+    estimator_utils.verify_checkpoint(prefix)
+    return prefix
   return estimator_utils.resolve_checkpoint(path)
 
 
@@ -162,7 +166,7 @@ def format_inventory(shapes, list_variables=True, title=None):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = settings.ArgumentParser(description=__doc__.split("\n")[0])
   source = parser.add_mutually_exclusive_group(required=True)
   source.add_argument("--checkpoint",
                       help="checkpoint prefix, or a directory holding one")
@@ -183,4 +187,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(errors.call_main(main))

@@ -17,13 +17,16 @@ ignored; otherwise `init_checkpoint` (a LERT or Google-BERT-family checkpoint)
 initialises every variable it has under the same name and shape.
 """
 
+import collections
+import io
 import json
 import os
 
-from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+import checkpoint_names
+import errors
 import estimator_utils
 import linguistics
 import modeling
@@ -229,8 +232,8 @@ def resolve_active_tasks(requested, sidecar):
   requested = [t.strip() for t in requested if t.strip()]
   unknown = [t for t in requested if t not in linguistics.TASKS]
   if unknown:
-    raise ValueError("--linguistic_tasks: unknown task(s) %s (choose from %s)" %
-                     (", ".join(unknown), ", ".join(linguistics.TASKS)))
+    raise errors.UserError("--linguistic_tasks: unknown task(s) %s (choose from %s)" %
+                           (", ".join(unknown), ", ".join(linguistics.TASKS)))
   labelled = list(linguistics.TASKS)
   if sidecar is not None:
     labelled = list(sidecar.get("labelled_tasks", linguistics.TASKS))
@@ -251,17 +254,18 @@ def resolve_active_tasks(requested, sidecar):
 def check_config(config):
   """The model config, once the settings are known to make a run."""
   if not (config.do_train or config.do_eval or config.do_predict):
-    raise ValueError("At least one of --do_train, --do_eval, --do_predict must be set.")
+    raise errors.UserError(
+        "At least one of --do_train, --do_eval, --do_predict must be set.")
   for name in ("bert_config_file", "output_dir"):
     if not getattr(config, name):
-      raise ValueError("--%s is required" % name)
+      raise errors.UserError("--%s is required" % name)
   if (config.do_train or config.do_eval) and not config.input_file:
-    raise ValueError("--input_file is required for --do_train / --do_eval")
+    raise errors.UserError("--input_file is required for --do_train / --do_eval")
   bert_config = modeling.BertConfig.from_json_file(config.bert_config_file)
   if config.max_seq_length > bert_config.max_position_embeddings:
-    raise ValueError("--max_seq_length %d exceeds max_position_embeddings %d of %s" % (
-        config.max_seq_length, bert_config.max_position_embeddings,
-        config.bert_config_file))
+    raise errors.UserError("--max_seq_length %d exceeds max_position_embeddings %d of %s" %
+                           (config.max_seq_length, bert_config.max_position_embeddings,
+                            config.bert_config_file))
   return bert_config
 
 
@@ -367,35 +371,157 @@ def run(config):
                     ", ".join(active_tasks) or "none (MLM only)")
   estimator = build_estimator(config, bert_config, init_checkpoint, active_tasks,
                               lip_end_steps)
+  prediction = read_prediction_input(config, bert_config) if config.do_predict else None
   if config.do_train:
     train(estimator, config, input_files)
+  if prediction is not None:
+    # Checked before the evaluation: without trained weights nothing is written.
+    heads = prediction_heads(tf.train.latest_checkpoint(config.output_dir) or
+                             init_checkpoint, config.output_dir)
   if config.do_eval:
     evaluate(estimator, config, input_files, off_tasks)
-  if config.do_predict:
-    run_predict(estimator, bert_config, config)
+  if prediction is not None:
+    run_predict(estimator, config, prediction, heads)
 
 
-def run_predict(estimator, bert_config, config):
-  """Writes MLM top-k and POS/NER/DEP tags at the masked positions as JSONL."""
-  if not config.predict_input_file:
-    raise ValueError("--do_predict needs --predict_input_file")
+# Long enough that pretraining_data.read_prediction_instances cuts no line:
+# fit_windows below fits every sentence to the model instead.
+_UNCUT_LENGTH = 2 ** 31
+
+PredictionInput = collections.namedtuple("PredictionInput", ["tokenizer", "instances"])
+
+
+def read_prediction_input(config, bert_config):
+  """The tokenizer and the windowed instances of --predict_input_file.
+
+  Every [MASK] (every word, with --mask_each_word) is predicted exactly once:
+  a sentence longer than the model takes is cut into windows (fit_windows).
+  """
+  path = config.predict_input_file
+  if not path:
+    raise errors.UserError("--do_predict needs --predict_input_file")
   tokenizer = tokenization.FullTokenizer(config.vocab_file, config.do_lower_case)
   if len(tokenizer.vocab) != bert_config.vocab_size:
-    raise ValueError("%s has %d tokens but the config's vocab_size is %d" % (
+    raise errors.UserError("%s has %d tokens but the config's vocab_size is %d" % (
         config.vocab_file, len(tokenizer.vocab), bert_config.vocab_size))
-  instances = pretraining_data.read_prediction_instances(
-      config.predict_input_file, tokenizer, config.max_seq_length,
-      config.max_predictions_per_seq, config.mask_each_word)
+  _check_prediction_file(path, needs_masks=not config.mask_each_word)
+  instances = []
+  for instance in pretraining_data.read_prediction_instances(
+      path, tokenizer, _UNCUT_LENGTH, _UNCUT_LENGTH, config.mask_each_word):
+    instances.extend(fit_windows(instance, config.max_seq_length,
+                                 config.max_predictions_per_seq))
+  windows = [i for i in instances if "window_start" in i]
+  if windows:
+    tf.logging.info("%s: %d sentence(s) longer than --max_seq_length=%d or with more "
+                    "than --max_predictions_per_seq=%d masks were cut into %d windows",
+                    path, len(set(i["text"] for i in windows)), config.max_seq_length,
+                    config.max_predictions_per_seq, len(windows))
+  return PredictionInput(tokenizer, instances)
+
+
+def _check_prediction_file(path, needs_masks):
+  """Names a missing, non-UTF-8 or empty file, or a line without a needed [MASK]."""
+  if not os.path.isfile(path):
+    raise errors.UserError("--predict_input_file %s does not exist" % path)
+  with io.open(path, encoding="utf-8") as reader:
+    try:
+      lines = list(reader)
+    except UnicodeDecodeError as e:
+      raise errors.UserError("%s: not UTF-8 text (%s)" % (path, e))
+  if not any(line.strip() for line in lines):
+    raise errors.UserError("--predict_input_file %s has no sentence to predict" % path)
+  for line_number, line in enumerate(lines, 1):
+    if needs_masks and line.strip() and pretraining_data.MASK_TOKEN not in line:
+      raise errors.UserError("%s:%d: no %s (plain sentences need --mask_each_word)" %
+                             (path, line_number, pretraining_data.MASK_TOKEN))
+
+
+def fit_windows(instance, max_seq_length, max_predictions_per_seq):
+  """`instance` as instances the model takes, every masked position in one of them.
+
+  An instance that fits comes back as it is.  Otherwise its masks are taken in
+  order, as many per window as fit (max_predictions_per_seq, within
+  max_seq_length - 2 tokens), and each window is centred on its masks, so
+  they get context on both sides.  A window records its first token's index
+  in the sentence ([CLS] not counted) as `window_start`.
+  """
+  body = instance["tokens"][1:-1]
+  body_ids = instance["input_ids"][1:-1]
+  positions = [p - 1 for p in instance["masked_lm_positions"]]
+  width = max_seq_length - 2
+  if len(body) <= width and len(positions) <= max_predictions_per_seq:
+    return [instance]
+  windows = []
+  first = 0
+  while first < len(positions):
+    end = first + 1
+    while (end < len(positions) and end - first < max_predictions_per_seq and
+           positions[end] - positions[first] < width):
+      end += 1
+    span = positions[end - 1] - positions[first] + 1
+    start = positions[first] - (width - span) // 2
+    start = max(0, min(start, len(body) - width))
+    window = dict(instance)
+    window["tokens"] = instance["tokens"][:1] + body[start:start + width] + ["[SEP]"]
+    window["input_ids"] = (instance["input_ids"][:1] + body_ids[start:start + width] +
+                           instance["input_ids"][-1:])
+    window["masked_lm_positions"] = [p - start + 1 for p in positions[first:end]]
+    if instance.get("original_tokens"):
+      window["original_tokens"] = instance["original_tokens"][first:end]
+    window["window_start"] = start
+    windows.append(window)
+    first = end
+  return windows
+
+
+# Without these the MLM predictions (and the tags, which read the same
+# transform) would come from freshly initialised weights.
+_PREDICTION_VARIABLES = ("bert/embeddings/word_embeddings",
+                         "cls/predictions/transform/dense/kernel",
+                         "cls/predictions/output_bias")
+
+
+def prediction_heads(checkpoint, output_dir):
+  """The linguistic tasks whose heads `checkpoint` (what --do_predict reads) has.
+
+  Raises errors.UserError when there is no checkpoint, or it lacks the
+  encoder or the MLM head: the predictions would come from random weights.
+  """
+  if not checkpoint:
+    raise errors.UserError(
+        "--do_predict needs trained weights: %s holds no checkpoint and no "
+        "--init_checkpoint is given" % output_dir)
+  names = set(name for name, _ in tf.train.list_variables(checkpoint))
+  missing = [name for name in _PREDICTION_VARIABLES if name not in names]
+  if missing:
+    raise errors.UserError("%s has no %s: its predictions would come from random "
+                           "weights" % (checkpoint, ", ".join(missing)))
+  return [task for task in linguistics.TASKS
+          if checkpoint_names.heads_variable(task, "kernel") in names]
+
+
+def run_predict(estimator, config, prediction, heads):
+  """Writes MLM top-k and the tags of `heads` at the masked positions as JSONL."""
+  off = [task for task in linguistics.TASKS if task not in heads]
+  if off:
+    tf.logging.warning("The checkpoint has no %s head: the predictions carry no %s "
+                       "tags", "/".join(t.upper() for t in off),
+                       "/".join(t.upper() for t in off))
   input_fn = pretraining_data.prediction_input_fn_builder(
-      instances, config.max_seq_length, config.max_predictions_per_seq,
+      prediction.instances, config.max_seq_length, config.max_predictions_per_seq,
       pad_to_multiple=config.predict_batch_size if config.runtime.use_tpu else 1)
   output_file = config.predict_output_file or os.path.join(config.output_dir,
                                                            "predictions.jsonl")
   written = 0
   with tf.gfile.GFile(output_file, "w") as writer:
-    for instance, result in zip(instances, estimator.predict(input_fn=input_fn,
-                                                            yield_single_examples=True)):
-      record = pretraining_data.format_prediction(instance, result, tokenizer)
+    for instance, result in zip(prediction.instances, estimator.predict(
+        input_fn=input_fn, yield_single_examples=True)):
+      record = pretraining_data.format_prediction(instance, result, prediction.tokenizer)
+      for mask in record["masks"]:
+        for task in off:
+          del mask[task], mask["%s_prob" % task]
+      if "window_start" in instance:
+        record["window_start"] = instance["window_start"]
       writer.write(json.dumps(record, ensure_ascii=False) + "\n")
       written += 1
   tf.logging.info("Wrote %d predictions to %s", written, output_file)
@@ -409,4 +535,4 @@ def main(argv, flag_values=None):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  errors.run_main(main)

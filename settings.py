@@ -7,6 +7,9 @@ into absl flags when a script starts (never at import, so scripts can be
 imported together without their flags colliding), `read_flags` reads them
 back, and `complete` fills a config object's defaults from the same table.
 
+Scripts with argparse flags use `ArgumentParser`, whose errors are user
+errors (one `error:` line through errors.call_main).
+
 `RuntimeConfig` is where and how a run executes: TPU, tf.distribute strategy,
 XLA, mixed precision, CPU threads, optimizer, gradient accumulation and the
 checkpoint/log cadence.  Every script defines its flags with
@@ -16,6 +19,7 @@ script looks at the engine behind it, so another engine (one for TF versions
 without tf.estimator) can take the same config.
 """
 
+import argparse
 import collections
 import os
 import sys
@@ -49,6 +53,17 @@ def define_flags(flag_values, table, defaults=None):
                                                flag_values=flag_values)
     flag_values.register_key_flag_for_module(sys.argv[0], flag_values[setting.name])
   return flag_values
+
+
+class ArgumentParser(argparse.ArgumentParser):
+  """argparse.ArgumentParser that raises errors.UserError for a bad command line.
+
+  argparse itself prints its usage and `prog: error: ...` and exits; here the
+  message goes the way of every user error (errors.call_main: one line).
+  """
+
+  def error(self, message):
+    raise errors.UserError("%s (see %s --help)" % (message, self.prog))
 
 
 def read_flags(flag_values, table):
@@ -131,8 +146,9 @@ class RuntimeConfig(object):
     if self.distribution not in DISTRIBUTIONS:
       raise errors.UserError("--distribution must be one of %s, got %r" %
                              (", ".join(DISTRIBUTIONS), self.distribution))
-    if self.grad_accum_steps < 1:
-      raise errors.UserError("--grad_accum_steps must be at least 1")
+    for name in ("grad_accum_steps", "save_checkpoints_steps"):
+      if getattr(self, name) < 1:
+        raise errors.UserError("--%s must be at least 1" % name)
     if self.grad_accum_steps > 1 and self.distribution != "none":
       # The accumulators are variables that each replica would update on its
       # own; TensorFlow refuses that for mirrored variables (checked in TF 1.15

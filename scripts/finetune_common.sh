@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     --data_dir=*) data_dir="${1#*=}" ;;
     --output_dir=*) output_dir="${1#*=}" ;;
     --init_checkpoint|--data_dir|--output_dir)
-      [ $# -ge 2 ] || { echo "$0: $1 needs a value" >&2; exit 2; }
+      [ $# -ge 2 ] || { echo "error: $0: $1 needs a value" >&2; exit 2; }
       printf -v "${1#--}" '%s' "$2"; shift ;;
     *) extra+=("$1") ;;
   esac
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 done
 for name in init_checkpoint data_dir output_dir; do
   if [ -z "${!name}" ]; then
-    echo "usage: $0 --init_checkpoint PATH --data_dir DIR --output_dir DIR [flags...]" >&2
+    echo "error: $0 needs --$name (usage: $0 --init_checkpoint PATH --data_dir DIR --output_dir DIR [flags...])" >&2
     exit 2
   fi
 done
@@ -44,7 +44,7 @@ case " ${extra[*]:-} " in
       if [ -f "$ckpt_dir/$name" ]; then config_flag=("--bert_config_file=$ckpt_dir/$name"); break; fi
     done
     if [ ${#config_flag[@]} -eq 0 ]; then
-      echo "$0: no bert_config.json or lert_config.json in $ckpt_dir; pass --bert_config_file=..." >&2
+      echo "error: $0: no bert_config.json or lert_config.json in $ckpt_dir; pass --bert_config_file=..." >&2
       exit 2
     fi ;;
 esac

@@ -16,13 +16,17 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
-import argparse
 import io
 import os
 import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import errors  # noqa: E402
+import settings  # noqa: E402
+
 RESULTS = "best_eval_results.txt"
 # Metrics reported per family, in the paper's order; the first set whose keys
 # are all in a results file is used.
@@ -48,8 +52,8 @@ def metric_names(results):
   for names in METRIC_SETS:
     if all(n in results for n in names):
       return names
-  raise ValueError("no known metric in results (keys: %s)" %
-                   ", ".join(sorted(results)))
+  raise errors.UserError("no known metric in results (keys: %s)" %
+                         ", ".join(sorted(results)))
 
 
 def max_avg(values):
@@ -74,7 +78,10 @@ def run_seed(script, seed, args, extra):
          "--seed=%d" % seed] + extra
   print("seed %d: %s" % (seed, " ".join(cmd)))
   sys.stdout.flush()
-  subprocess.check_call(cmd)
+  status = subprocess.call(cmd)
+  if status:
+    raise errors.UserError("seed %d: %s exited with status %d (its messages are "
+                           "above)" % (seed, script, status))
   return out
 
 
@@ -84,7 +91,7 @@ def main(argv=None):
   if "--" in argv:
     cut = argv.index("--")
     argv, extra = argv[:cut], argv[cut + 1:]
-  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser = settings.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--task", required=True,
                       help="task name: runs scripts/finetune_<task>.sh")
   parser.add_argument("--seeds", default="1,2,3,4,5",
@@ -96,7 +103,10 @@ def main(argv=None):
                       help="script to run per seed (default: "
                       "scripts/finetune_<task>.sh)")
   args = parser.parse_args(argv)
-  seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+  try:
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+  except ValueError:
+    parser.error("--seeds must be comma-separated integers, got %r" % args.seeds)
   if not seeds:
     parser.error("--seeds is empty")
   script = args.script or os.path.join(REPO, "scripts",
@@ -109,7 +119,7 @@ def main(argv=None):
     out = run_seed(script, seed, args, extra)
     path = os.path.join(out, RESULTS)
     if not os.path.exists(path):
-      raise SystemExit("seed %d: the run wrote no %s" % (seed, path))
+      raise errors.UserError("seed %d: the run wrote no %s" % (seed, path))
     runs.append((seed, read_results(path)))
   line, names = summarize(runs)
   for seed, results in runs:
@@ -121,4 +131,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(errors.call_main(main))

@@ -1,13 +1,17 @@
 # coding=utf-8
-"""inspect_checkpoint: grouping, parameter counts (README's table), finding checkpoints."""
+"""inspect_checkpoint: grouping, parameter counts (README's table), finding, verifying."""
 
+import json
 import os
+import re
 
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
 import checkpoint_names
+import convert_lert_to_hf
+import errors
 import inspect_checkpoint
 import modeling
 
@@ -132,3 +136,39 @@ def test_read_checkpoint_values(tmp_path):
   assert list(values) == ["bert/pooler/dense/bias", "global_step"]
   assert isinstance(values["bert/pooler/dense/bias"], np.ndarray)
   assert values["bert/pooler/dense/bias"].shape == (3,)
+
+
+TINY = {"attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1, "hidden_size": 8, "initializer_range": 0.02,
+        "intermediate_size": 16, "max_position_embeddings": 16, "num_attention_heads": 2,
+        "num_hidden_layers": 1, "type_vocab_size": 2, "vocab_size": 21128}
+
+
+def truncated_checkpoint(prefix):
+  """A tiny LERT checkpoint whose .data file lost its last bytes (a copy cut short)."""
+  write_checkpoint(prefix, inspect_checkpoint.model_variable_shapes(
+      modeling.BertConfig.from_dict(TINY)))
+  data = prefix + ".data-00000-of-00001"
+  with open(data, "r+b") as f:
+    f.truncate(os.path.getsize(data) - 16)
+  return data
+
+
+def test_inspect_refuses_a_truncated_checkpoint(tmp_path):
+  data = truncated_checkpoint(str(tmp_path / "m.ckpt"))
+  with pytest.raises(errors.UserError, match="%s is truncated" % re.escape(data)):
+    inspect_checkpoint.main(["--checkpoint", str(tmp_path / "m.ckpt")])
+  # A release directory without a `checkpoint` state file is verified too.
+  os.remove(str(tmp_path / "checkpoint"))
+  with pytest.raises(errors.UserError, match="%s is truncated" % re.escape(data)):
+    inspect_checkpoint.main(["--checkpoint", str(tmp_path)])
+
+
+def test_conversion_refuses_a_truncated_checkpoint(tmp_path):
+  data = truncated_checkpoint(str(tmp_path / "m.ckpt"))
+  config = tmp_path / "lert_config.json"
+  config.write_text(json.dumps(TINY))
+  with pytest.raises(errors.UserError, match="%s is truncated" % re.escape(data)):
+    convert_lert_to_hf.convert(str(tmp_path / "m.ckpt"), str(tmp_path / "hf"),
+                               config_file=str(config),
+                               vocab_file=os.path.join(REPO, "vocab.txt"))

@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import tensorflow.compat.v1 as tf
 from tensorflow.core.util import event_pb2
 
 import create_pretraining_data
+import errors
 import estimator_utils
 import linguistics
 import modeling
@@ -289,6 +291,18 @@ def test_init_from_bert_checkpoint_without_linguistic_heads(data_dir, tmp_path, 
   assert len(tvars_report.new) == 6
 
 
+def test_truncated_init_checkpoint_names_the_file(data_dir, tmp_path):
+  prefix = str(tmp_path / "bert" / "bert_model.ckpt")
+  os.makedirs(os.path.dirname(prefix))
+  write_bert_style_checkpoint(prefix, TINY_CONFIG)
+  data = prefix + ".data-00000-of-00001"
+  with open(data, "r+b") as f:
+    f.truncate(os.path.getsize(data) // 2)
+  with pytest.raises(errors.UserError, match="%s is truncated" % re.escape(data)):
+    run_main(**base_flags(data_dir, tmp_path / "o", init_checkpoint=prefix,
+                          num_train_steps=1))
+
+
 def test_init_checkpoint_of_another_size_names_variable(data_dir, tmp_path):
   bigger = dict(TINY_CONFIG, hidden_size=48, num_attention_heads=4)
   prefix = str(tmp_path / "big" / "model.ckpt")
@@ -349,6 +363,71 @@ def test_predict_without_masks_is_a_clear_error(data_dir, tmp_path):
   with pytest.raises(ValueError, match=r"nomask.txt:1: no \[MASK\]"):
     run_main(**base_flags(data_dir, output_dir, do_train=False, do_predict=True,
                           predict_input_file=str(sentences)))
+
+
+@pytest.fixture(scope="module")
+def trained_dir(data_dir, tmp_path_factory):
+  """An output_dir holding a (one-step) checkpoint to predict with."""
+  output_dir = tmp_path_factory.mktemp("trained")
+  run_main(**base_flags(data_dir, output_dir, num_train_steps=1))
+  return output_dir
+
+
+def predict(data_dir, output_dir, tmp_path, text, **overrides):
+  """Runs --do_predict on `text`; the records written."""
+  (tmp_path / "input.txt").write_text(text, encoding="utf-8")
+  out_file = tmp_path / "predictions.jsonl"
+  run_main(**base_flags(data_dir, output_dir, do_train=False, do_predict=True,
+                        predict_input_file=str(tmp_path / "input.txt"),
+                        predict_output_file=str(out_file), **overrides))
+  with open(str(out_file), encoding="utf-8") as f:
+    return [json.loads(line) for line in f]
+
+
+def test_predict_masks_past_the_window_and_too_many_masks(data_dir, trained_dir,
+                                                          tmp_path):
+  # SEQ = 32: 30 tokens fit. Masks at tokens 0, 41 and 52; then 7 masks, more
+  # than max_predictions_per_seq = 5.
+  long_line = "[MASK]" + "好" * 40 + "[MASK]" + "好" * 10 + "[MASK]"
+  records = predict(data_dir, trained_dir, tmp_path,
+                    long_line + "\n" + "[MASK]好" * 7 + "\n")
+  assert [r["text"] for r in records] == [long_line] * 2 + ["[MASK]好" * 7] * 2
+  assert [r["window_start"] for r in records] == [0, 23, 0, 0]
+  assert [len(r["masks"]) for r in records] == [1, 2, 5, 2]
+  for record in records:
+    assert len(record["tokens"]) <= SEQ
+    assert all(record["tokens"][m["position"]] == "[MASK]" for m in record["masks"])
+  assert [m["position"] for m in records[1]["masks"]] == [41 - 23 + 1, 52 - 23 + 1]
+
+
+def test_predict_each_word_of_a_sentence_longer_than_the_window(data_dir, trained_dir,
+                                                                tmp_path):
+  sentence = "我爱北京天安门" * 6  # 42 tokens
+  records = predict(data_dir, trained_dir, tmp_path, sentence + "\n",
+                    mask_each_word=True)
+  assert "".join(r["masked_word"] for r in records) == sentence
+  assert max(r.get("window_start", 0) for r in records) == 42 - 30
+  for record in records:
+    assert len(record["tokens"]) <= SEQ
+    assert "".join(m["original"] for m in record["masks"]) == record["masked_word"]
+
+
+def test_predict_without_a_checkpoint_is_refused(data_dir, tmp_path):
+  with pytest.raises(errors.UserError, match="needs trained weights: .*no checkpoint"):
+    predict(data_dir, tmp_path / "fresh", tmp_path, "哈[MASK]大\n")
+  assert not (tmp_path / "predictions.jsonl").exists()
+
+
+def test_predict_from_a_checkpoint_without_linguistic_heads_writes_no_tags(
+    data_dir, tmp_path, caplog):
+  prefix = str(tmp_path / "bert" / "bert_model.ckpt")
+  os.makedirs(os.path.dirname(prefix))
+  write_bert_style_checkpoint(prefix, TINY_CONFIG)
+  records = predict(data_dir, tmp_path / "fresh", tmp_path, "哈工大位于[MASK]尔滨。\n",
+                    init_checkpoint=prefix, do_lower_case=True)
+  mask, = records[0]["masks"]
+  assert sorted(mask) == ["position", "top_k"]
+  assert "no POS/NER/DEP head: the predictions carry no POS/NER/DEP tags" in caplog.text
 
 
 def _command(data_dir, output_dir, **overrides):

@@ -52,6 +52,7 @@ def test_script_defaults_do_not_depend_on_what_else_is_imported():
 
 @pytest.mark.parametrize("values,message", [
     (dict(grad_accum_steps=0), "--grad_accum_steps must be at least 1"),
+    (dict(save_checkpoints_steps=0), "--save_checkpoints_steps must be at least 1"),
     (dict(grad_accum_steps=2, distribution="mirrored"),
      "--grad_accum_steps > 1 is not supported with --distribution=mirrored"),
     (dict(use_tpu=True, distribution="mirrored"),
