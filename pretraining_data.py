@@ -1,9 +1,9 @@
 # coding=utf-8
 """The contract between create_pretraining_data.py and run_pretraining.py.
 
-The TFRecord feature spec (SPEC §6), the sidecar JSON that says how the data
-was made (annotator, inventories, labelled tasks, lengths), and the small
-pieces of prediction I/O (`--do_predict`): reading [MASK]ed sentences, feeding
+The TFRecord feature spec (declared in record_schema.PRETRAINING), the
+sidecar JSON that says how the data was made (annotator, inventories, labelled
+tasks, lengths), and the small pieces of prediction I/O (`--do_predict`): reading [MASK]ed sentences, feeding
 them to the estimator, and formatting the results.
 """
 
@@ -11,6 +11,7 @@ import json
 import os
 
 import linguistics
+import record_schema
 
 SIDECAR_SUFFIX = ".json"
 # Name of a sidecar that covers every file in its directory.
@@ -19,19 +20,10 @@ MASK_TOKEN = "[MASK]"
 
 
 def feature_spec(max_seq_length, max_predictions_per_seq):
-  """name -> tf.io.FixedLenFeature of one pretraining instance (SPEC §6)."""
-  import tensorflow.compat.v1 as tf
-  spec = {
-      "input_ids": tf.FixedLenFeature([max_seq_length], tf.int64),
-      "input_mask": tf.FixedLenFeature([max_seq_length], tf.int64),
-      "segment_ids": tf.FixedLenFeature([max_seq_length], tf.int64),
-      "masked_lm_positions": tf.FixedLenFeature([max_predictions_per_seq], tf.int64),
-      "masked_lm_ids": tf.FixedLenFeature([max_predictions_per_seq], tf.int64),
-      "masked_lm_weights": tf.FixedLenFeature([max_predictions_per_seq], tf.float32),
-  }
-  for task in linguistics.TASKS:
-    spec["%s_labels" % task] = tf.FixedLenFeature([max_predictions_per_seq], tf.int64)
-  return spec
+  """name -> tf.io.FixedLenFeature of one pretraining instance."""
+  return record_schema.PRETRAINING.tf_spec(
+      max_seq_length=max_seq_length,
+      max_predictions_per_seq=max_predictions_per_seq)
 
 
 # --- Sidecar ------------------------------------------------------------------------
