@@ -8,11 +8,19 @@ into the annotator's words; pos and dep hold one tag per word, entities are
 [type, first_word, last_word] triples. Tags are the annotator's (LTP's tag
 sets); mapping into LERT's inventories happens when instances are built, where
 it is counted. dep and heads are there only when the annotator labels DEP.
+
+When a shard is written, its integrity record (lines, bytes, sha256) goes into
+its `.progress/` file; the build stage reads a shard only through
+`read_cache_shard`, which refuses one that was cut, emptied or changed since.
 """
+
+import hashlib
+import json
+import os
 
 from generator_io import DataError
 
-CACHE_FORMAT = "lert-annotation-cache/1"
+CACHE_FORMAT = "lert-annotation-cache/2"
 # Sentences are annotated in groups of this many (LTP batches within a group).
 ANNOTATION_GROUP = 1024
 
@@ -95,3 +103,47 @@ def annotate_documents(documents, annotator, where, stats, report=None):
   if pending:
     for record in flush():
       yield record
+
+
+def encode_cache_shard(records):
+  """(bytes of a cache shard holding `records`, its integrity record)."""
+  lines = [json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+           for record in records]
+  data = ("\n".join(lines) + "\n" if lines else "").encode("utf-8")
+  return data, {"lines": len(lines), "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def reannotate_advice(path):
+  return ("delete %s and run create_pretraining_data.py again with --stage=annotate "
+          "(or all) and the same --cache_dir to annotate that shard again" % path)
+
+
+def read_cache_shard(path, integrity):
+  """Yields (line number, raw line) of a cache shard that matches `integrity`.
+
+  The size is checked first; lines and hash once the shard has been read (the
+  caller must read to the end), so a shard that was cut (at a line boundary or
+  not), emptied or edited is refused with its name instead of building fewer
+  documents.
+  """
+  try:
+    size = os.path.getsize(path)
+  except OSError as e:
+    raise DataError("annotation cache shard %s cannot be read (%s); %s" %
+                    (path, e.strerror, reannotate_advice(path)))
+  if size != integrity["bytes"]:
+    raise DataError("annotation cache shard %s has %d bytes, but %d were written "
+                    "when it was annotated (cut or changed since); %s" %
+                    (path, size, integrity["bytes"], reannotate_advice(path)))
+  digest = hashlib.sha256()
+  lines = 0
+  with open(path, "rb") as handle:
+    for lines, raw in enumerate(handle, 1):
+      digest.update(raw)
+      yield lines, raw
+  if lines != integrity["lines"] or digest.hexdigest() != integrity["sha256"]:
+    raise DataError("annotation cache shard %s differs from what was annotated "
+                    "(%d lines, sha256 %s; recorded %d lines, sha256 %s); %s" % (
+                        path, lines, digest.hexdigest()[:12], integrity["lines"],
+                        integrity["sha256"][:12], reannotate_advice(path)))

@@ -4,12 +4,20 @@
 The annotation cache's `manifest.json` fixes the shards (byte ranges of the
 input files, cut at document boundaries) once, so the plan depends only on the
 input and `--shard_size_mb`, never on the workers. A job annotates a shard
-(input bytes -> cache shard) and/or builds it (cache shard -> TFRecords). A
-part counts as done when its statistics file in `.progress/` exists; it is
-written after the shard itself, so a run that was stopped redoes only the
-unfinished parts. Every random choice of a shard comes from a seed derived
-from `--random_seed` and the shard number: the output does not depend on the
-number of workers or their order.
+(input bytes -> cache shard) and/or builds it (cache shard -> TFRecords). Every
+random choice of a shard comes from a seed derived from `--random_seed` and the
+shard number: the output does not depend on the number of workers or their
+order.
+
+A part is done when its progress file `.progress/<shard>.json` exists:
+  {"shard": integrity record, "statistics": {...}, "seconds": s}
+(the build's also has "cache_sha256", the cache shard it was built from). It
+is written after the shard itself, so a run that was stopped redoes only the
+unfinished parts; a part whose shard file is missing, whose output no longer
+has the size it was written with, or that was built from another cache shard,
+is redone too. The integrity records are lines (records), bytes and sha256:
+the build checks its cache shard against them, and the sidecar lists the
+output shards' for pretraining_data.verify_dataset.
 """
 
 import hashlib
@@ -142,6 +150,19 @@ def check_build_config(options, identity):
                     (options.output_dir, ", ".join(differing)))
 
 
+def _read_progress(path):
+  """A part's progress record, or None when the part is not done."""
+  return generator_io.read_json(path) if os.path.isfile(path) else None
+
+
+def _output_is_current(output_file, record, cache_record):
+  """Was the output shard built from this cache shard and left as written?"""
+  return (record is not None and cache_record is not None and
+          record["cache_sha256"] == cache_record["shard"]["sha256"] and
+          os.path.isfile(output_file) and
+          os.path.getsize(output_file) == record["shard"]["bytes"])
+
+
 def make_jobs(options, manifest):
   """One job per shard, for the parts not done yet."""
   cache_dir = options.resolved_cache_dir()
@@ -149,24 +170,28 @@ def make_jobs(options, manifest):
   shards = manifest["shards"]
   for index, shard in enumerate(shards):
     path = manifest["inputs"][shard["file"]]["path"]
+    cache_file = os.path.join(cache_dir, shard["name"] + ".jsonl")
     cache_done = generator_io.progress_path(cache_dir, shard["name"])
+    cache_record = _read_progress(cache_done)
+    if not os.path.isfile(cache_file):
+      cache_record = None  # deleted, to be annotated again
     job = {"index": index, "input": (path, shard["start"], shard["end"],
                                      shard["first_line"]),
            "bytes": shard["end"] - shard["start"],
            "input_format": manifest["input_format"],
-           "cache_file": os.path.join(cache_dir, shard["name"] + ".jsonl"),
-           "cache_done": cache_done,
-           "annotate": (options.stage in ("annotate", "all") and
-                        not os.path.isfile(cache_done)),
+           "cache_file": cache_file, "cache_done": cache_done,
+           "annotate": options.stage in ("annotate", "all") and not cache_record,
            "build": False}
     if options.stage in ("build", "all"):
       name = generator_io.output_name(index, len(shards))
       job["output_file"] = os.path.join(options.output_dir, name)
       job["output_done"] = generator_io.progress_path(options.output_dir, name)
-      job["build"] = not os.path.isfile(job["output_done"])
-      if options.stage == "build" and not os.path.isfile(cache_done):
+      job["build"] = job["annotate"] or not _output_is_current(
+          job["output_file"], _read_progress(job["output_done"]), cache_record)
+      if options.stage == "build" and not cache_record:
         raise DataError("the annotation cache in %s is incomplete (%s not "
-                        "annotated); finish --stage=annotate first" %
+                        "annotated, or its shard file is missing); run "
+                        "--stage=annotate with the same --cache_dir first" %
                         (cache_dir, shard["name"]))
     # Progress: annotation and building each count for half of a shard.
     job["annotate_share"] = 0.5 if job["build"] else 1.0
@@ -226,7 +251,7 @@ class Worker(object):
 
 
 def annotate_shard(worker, job):
-  """Stage 1 for one shard: input bytes -> cache shard; returns its statistics."""
+  """Stage 1 for one shard: input bytes -> cache shard; returns its progress record."""
   stats = generator_stats.annotation_statistics()
   started = time.time()
   path, start, end, first_line = job["input"]
@@ -240,22 +265,35 @@ def annotate_shard(worker, job):
 
   def report(line):
     worker.report(job, share * (line - first_line) / float(max(1, len(lines))))
-  out = []
-  for record in annotation_cache.annotate_documents(documents, annotator, path,
-                                                    stats, report):
-    out.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+  data, integrity = annotation_cache.encode_cache_shard(list(
+      annotation_cache.annotate_documents(documents, annotator, path, stats,
+                                          report)))
   stats.add_tables(annotator.take_statistics())
-  data = ("\n".join(out) + "\n" if out else "").encode("utf-8")
   generator_io.write_atomically(job["cache_file"], data)
   stats.add("input_bytes", end - start)
-  result = stats.to_dict()
-  result["seconds"] = time.time() - started
+  result = {"shard": integrity, "statistics": stats.to_dict(),
+            "seconds": time.time() - started}
   generator_io.write_atomically(job["cache_done"], generator_io.json_bytes(result))
   return result
 
 
+def _write_output_shard(path, serialized):
+  """Writes framed records atomically; returns the shard's integrity record."""
+  digest = hashlib.sha256()
+  sizes = []
+
+  def chunks():
+    for chunk in record_writer.tfrecord_chunks(serialized):
+      digest.update(chunk)
+      sizes.append(len(chunk))
+      yield chunk
+  generator_io.write_atomically(path, chunks())
+  return {"records": len(serialized), "bytes": sum(sizes),
+          "sha256": digest.hexdigest()}
+
+
 def build_shard(worker, job):
-  """Stage 2 for one shard: cache shard -> TFRecords; returns its statistics."""
+  """Stage 2 for one shard: cache shard -> TFRecords; returns its progress record."""
   tokenizer, builder, encoder = worker.build_tools()
   options = worker.config["options"]
   labelled = set(worker.config["labelled_tasks"])
@@ -265,49 +303,49 @@ def build_shard(worker, job):
   mapper = linguistics.TagMapper()
   serialized = []
   cache_file = job["cache_file"]
-  total = float(max(1, os.path.getsize(cache_file)))
+  cache_integrity = generator_io.read_json(job["cache_done"])["shard"]
+  total = float(max(1, cache_integrity["bytes"]))
   done_bytes = 0
   last_report = time.time()
-  with open(cache_file, "rb") as handle:
-    for line_number, raw in enumerate(handle, 1):
-      done_bytes += len(raw)
-      if not raw.strip():
-        continue
-      try:
-        document = json.loads(raw.decode("utf-8"))
-        segments = [instance_builder.tokenize_sentence(record, tokenizer, mapper,
-                                                       labelled)
-                    for record in document["sentences"]]
-      except (ValueError, KeyError, IndexError, TypeError) as e:
-        raise DataError("%s:%d: not an annotation record (%s: %s); delete the "
-                        "cache shard to annotate it again" %
-                        (cache_file, line_number, type(e).__name__, e))
-      stats.add("documents")
-      stats.add("sentences", len(segments))
-      segments = [segment for segment in segments if segment.ids]
-      if not segments:
-        stats.add("documents_without_tokens")
-        continue
-      for _ in range(options.dupe_factor):
-        for instance in builder.create_instances(segments, rng, stats):
-          serialized.append(encoder.encode(instance.features()))
-          stats.add_instance(instance)
-      if time.time() - last_report > 1.0:
-        worker.report(job, job["build_base"] + (1.0 - job["build_base"]) *
-                      done_bytes / total)
-        last_report = time.time()
+  for line_number, raw in annotation_cache.read_cache_shard(cache_file,
+                                                            cache_integrity):
+    done_bytes += len(raw)
+    if not raw.strip():
+      continue
+    try:
+      document = json.loads(raw.decode("utf-8"))
+      segments = [instance_builder.tokenize_sentence(record, tokenizer, mapper,
+                                                     labelled)
+                  for record in document["sentences"]]
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+      raise DataError("%s:%d: not an annotation record (%s: %s); %s" % (
+          cache_file, line_number, type(e).__name__, e,
+          annotation_cache.reannotate_advice(cache_file)))
+    stats.add("documents")
+    stats.add("sentences", len(segments))
+    segments = [segment for segment in segments if segment.ids]
+    if not segments:
+      stats.add("documents_without_tokens")
+      continue
+    for _ in range(options.dupe_factor):
+      for instance in builder.create_instances(segments, rng, stats):
+        serialized.append(encoder.encode(instance.features()))
+        stats.add_instance(instance)
+    if time.time() - last_report > 1.0:
+      worker.report(job, job["build_base"] + (1.0 - job["build_base"]) *
+                    done_bytes / total)
+      last_report = time.time()
   rng.shuffle(serialized)
-  generator_io.write_atomically(job["output_file"],
-                                record_writer.tfrecord_chunks(serialized))
+  integrity = _write_output_shard(job["output_file"], serialized)
   stats.finish(mapper)
-  result = stats.to_dict()
-  result["seconds"] = time.time() - started
+  result = {"shard": integrity, "cache_sha256": cache_integrity["sha256"],
+            "statistics": stats.to_dict(), "seconds": time.time() - started}
   generator_io.write_atomically(job["output_done"], generator_io.json_bytes(result))
   return result
 
 
 def run_job(worker, job):
-  """The parts of one shard's job that are not done; returns their statistics."""
+  """The parts of one shard's job that are not done; returns their records."""
   result = {"index": job["index"], "annotate": None, "build": None}
   if job["annotate"]:
     result["annotate"] = annotate_shard(worker, job)

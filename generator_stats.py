@@ -3,8 +3,10 @@
 
 Each stage counts under the names declared here (a name that is not declared
 is a bug, not a new key), per shard, into `.progress/<shard>.json`; the
-sidecar `lert_data.json` sums the shards' files, and the report at the end of
-a run is read from the sidecar. A counter of bad input keeps the file:line of
+sidecar `lert_data.json` sums the shards' statistics and lists every output
+shard with its integrity record ({"records", "bytes", "sha256"}, checked by
+pretraining_data.verify_dataset), and the report at the end of a run is read
+from the sidecar. A counter of bad input keeps the file:line of
 its first few cases, and the report shows them.
 """
 
@@ -17,7 +19,7 @@ import pretraining_data
 import record_schema
 import tokenization
 
-DATA_FORMAT = "lert-pretraining-data/1"
+DATA_FORMAT = "lert-pretraining-data/2"
 SIDECAR = pretraining_data.DIRECTORY_SIDECAR
 # Up to this many file:line examples are kept per kind of bad input.
 MAX_EXAMPLES = 5
@@ -155,13 +157,14 @@ def add_counts(total, counts):
 # --- The sidecar ------------------------------------------------------------------------
 
 
-def _sum_progress_files(directory, names):
-  total = {}
+def _read_progress_files(directory, names):
+  """(summed statistics, {name: integrity record}) of finished shards."""
+  total, shards = {}, {}
   for name in names:
-    stats = generator_io.read_json(generator_io.progress_path(directory, name))
-    stats.pop("seconds", None)
-    add_counts(total, stats)
-  return total
+    record = generator_io.read_json(generator_io.progress_path(directory, name))
+    add_counts(total, record["statistics"])
+    shards[name] = record["shard"]
+  return total, shards
 
 
 def _fraction(numerator, denominator):
@@ -186,9 +189,9 @@ def write_sidecar(options, manifest, identity):
   """Writes `<output_dir>/lert_data.json` from every shard's statistics."""
   count = len(manifest["shards"])
   outputs = [generator_io.output_name(i, count) for i in range(count)]
-  annotation = _sum_progress_files(options.resolved_cache_dir(),
-                                   [shard["name"] for shard in manifest["shards"]])
-  build = _sum_progress_files(options.output_dir, outputs)
+  annotation, _ = _read_progress_files(
+      options.resolved_cache_dir(), [shard["name"] for shard in manifest["shards"]])
+  build, shards = _read_progress_files(options.output_dir, outputs)
   description = manifest["annotator"]
   labelled = [task for task in linguistics.TASKS
               if task in description["labelled_tasks"]]
@@ -200,6 +203,7 @@ def write_sidecar(options, manifest, identity):
   sidecar = {
       "format": DATA_FORMAT,
       "files": outputs,
+      "shards": shards,
       "num_instances": build.get("instances", 0),
       "annotator": description["name"],
       "annotator_config": description,

@@ -105,7 +105,7 @@ class ExampleEncoder(object):
     return _field(1, b"".join(entries))
 
 
-def _masked_crc(data):
+def masked_crc(data):
   """TFRecord's masked CRC-32C of `data`."""
   crc = crc32c.crc32c(data)
   return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
@@ -115,5 +115,5 @@ def tfrecord_chunks(records):
   """Yields the TFRecord framing of each record: length, masked CRC, data, CRC."""
   for data in records:
     header = struct.pack("<Q", len(data))
-    yield (header + struct.pack("<I", _masked_crc(header)) + data +
-           struct.pack("<I", _masked_crc(data)))
+    yield (header + struct.pack("<I", masked_crc(header)) + data +
+           struct.pack("<I", masked_crc(data)))
