@@ -14,6 +14,13 @@ and cleaned of the characters BERT's tokenizer removes anyway
 (tokenization.is_removed_char), so that annotators never see characters that
 no token will carry; bad input is counted, with file:line examples, in the
 shard's statistics (generator_stats).
+
+Input must be UTF-8 (a UTF-8 byte-order mark is dropped). A file that is not
+is refused, never repaired: one with a UTF-16 or UTF-32 byte-order mark, or
+NUL bytes in more than a tenth of its bytes (UTF-16/32 without a mark), or
+whose non-blank lines are mostly not valid UTF-8 (GBK, say). The start of
+every file is checked before any work (`check_input_files`), every shard as
+it is read; a few bad lines in a UTF-8 file are counted, not fatal.
 """
 
 import glob
@@ -24,6 +31,12 @@ import tokenization
 from generator_io import DataError
 
 INPUT_FORMATS = ("sentence_per_line", "doc_per_line", "wikiextractor")
+_UTF8_BOM = b"\xef\xbb\xbf"
+# UTF-32's marks first: UTF-32-LE's starts with UTF-16-LE's.
+_OTHER_BOMS = ((b"\x00\x00\xfe\xff", "UTF-32BE"), (b"\xff\xfe\x00\x00", "UTF-32LE"),
+               (b"\xfe\xff", "UTF-16BE"), (b"\xff\xfe", "UTF-16LE"))
+# How much of each file check_input_files reads.
+_SNIFF_BYTES = 1 << 16
 
 
 def expand_input_patterns(patterns):
@@ -44,6 +57,56 @@ def expand_input_patterns(patterns):
   if not files:
     raise DataError("--input_file names no file")
   return files
+
+
+def _not_utf8(data, at_file_start):
+  """Why bytes are UTF-16/UTF-32 rather than UTF-8, or None."""
+  if at_file_start:
+    for bom, encoding in _OTHER_BOMS:
+      if data.startswith(bom):
+        return "is %s (it starts with that byte-order mark)" % encoding, encoding
+  if data.count(b"\x00") * 10 > len(data):
+    return ("has NUL bytes in %d of its %d bytes: UTF-16 or UTF-32 without a "
+            "byte-order mark?" % (data.count(b"\x00"), len(data)), "UTF-16")
+  return None
+
+
+def _mostly_undecodable(bad_lines, nonblank_lines):
+  return bad_lines and bad_lines * 2 > nonblank_lines
+
+
+def _refuse(where, problem, encoding):
+  raise DataError("%s %s; the input must be UTF-8: convert it (e.g. iconv -f %s "
+                  "-t UTF-8)" % (where, problem, encoding))
+
+
+def check_input_files(files):
+  """Refuses, before any work, a file that cannot be read or is not UTF-8."""
+  for path in files:
+    try:
+      with open(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+        complete = not handle.read(1)
+    except OSError as e:
+      raise DataError("--input_file %s cannot be read: %s" % (path, e.strerror or e))
+    where = "--input_file %s" % path
+    problem = _not_utf8(head, True)
+    if problem:
+      _refuse(where, *problem)
+    lines = head.split(b"\n")
+    if not complete:
+      lines.pop()  # may end inside a character
+    bad = nonblank = 0
+    for line in lines:
+      if line.strip():
+        nonblank += 1
+        try:
+          line.decode("utf-8")
+        except UnicodeDecodeError:
+          bad += 1
+    if _mostly_undecodable(bad, nonblank):
+      _refuse(where, "is not UTF-8: %d of the first %d non-blank lines are not "
+              "valid UTF-8" % (bad, nonblank), "GB18030")
 
 
 def _is_document_boundary(line, input_format):
@@ -95,12 +158,20 @@ def read_shard_lines(path, start, end, first_line, stats):
   """Returns [(line_number, text)] of a byte range, cleaned of control characters.
 
   Invalid UTF-8 is replaced by U+FFFD (then removed, as BERT's tokenizer does)
-  and the lines are counted with the file:line of the first few.
+  and the lines are counted with the file:line of the first few; a range that
+  is UTF-16/32 or mostly not UTF-8 is refused (DataError).
   """
-  with open(path, "rb") as handle:
-    handle.seek(start)
-    data = handle.read(end - start)
-  if start == 0 and data.startswith(b"\xef\xbb\xbf"):
+  try:
+    with open(path, "rb") as handle:
+      handle.seek(start)
+      data = handle.read(end - start)
+  except OSError as e:
+    raise DataError("--input_file %s cannot be read: %s" % (path, e.strerror or e))
+  where = "--input_file %s (lines from %d)" % (path, first_line)
+  problem = _not_utf8(data, start == 0)
+  if problem:
+    _refuse(where, *problem)
+  if start == 0 and data.startswith(_UTF8_BOM):
     data = data[3:]
   raw_lines = data.split(b"\n")
   if raw_lines and raw_lines[-1] == b"":
@@ -113,13 +184,18 @@ def read_shard_lines(path, start, end, first_line, stats):
   except UnicodeDecodeError:
     strict = False
   if not strict:
-    lines = []
+    lines, bad = [], 0
     for offset, raw in enumerate(raw_lines):
       try:
         lines.append(raw.decode("utf-8"))
       except UnicodeDecodeError:
         lines.append(raw.decode("utf-8", "replace"))
+        bad += 1
         stats.add("bad_utf8_lines", example="%s:%d" % (path, first_line + offset))
+    nonblank = sum(1 for raw in raw_lines if raw.strip())
+    if _mostly_undecodable(bad, nonblank):
+      _refuse(where, "is not UTF-8: %d of its %d non-blank lines are not valid "
+              "UTF-8" % (bad, nonblank), "GB18030")
   removed = 0
   numbered = []
   for offset, line in enumerate(lines):

@@ -167,8 +167,9 @@ def run(options):
   """Runs the stage(s) `options` asks for; returns the sidecar (None for annotate)."""
   validate_options(options)
   started = time.time()
-  if options.stage in ("annotate", "all"):
-    corpus_reader.expand_input_patterns(options.input_file)  # fail first
+  if options.stage in ("annotate", "all"):  # bad input fails first
+    corpus_reader.check_input_files(
+        corpus_reader.expand_input_patterns(options.input_file))
   if options.stage in ("build", "all"):
     generator_io.ensure_writable_dir(options.output_dir, "output_dir")
   manifest = generator_jobs.prepare_cache(options)
