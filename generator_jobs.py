@@ -315,7 +315,7 @@ def build_shard(worker, job):
     try:
       document = json.loads(raw.decode("utf-8"))
       segments = [instance_builder.tokenize_sentence(record, tokenizer, mapper,
-                                                     labelled)
+                                                     labelled, stats)
                   for record in document["sentences"]]
     except (ValueError, KeyError, IndexError, TypeError) as e:
       raise DataError("%s:%d: not an annotation record (%s: %s); %s" % (

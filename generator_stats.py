@@ -58,6 +58,7 @@ BUILD_COUNTERS = (
     _counter("sentences", always=True),
     _counter("sentences_split", problem=True),
     _counter("words_cut", problem=True),
+    _counter("chars_without_token", problem=True),
     _counter("documents_without_tokens", always=True, problem=True),
     _counter("instances_without_masks", problem=True),
 )

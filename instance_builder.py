@@ -37,6 +37,7 @@ per shard), so the instances depend only on the seed and the input.
 import bisect
 
 import linguistics
+import tokenization
 
 CLS, SEP, MASK = "[CLS]", "[SEP]", "[MASK]"
 
@@ -52,9 +53,31 @@ class Segment(object):
     self.word_starts = word_starts
 
 
-def tokenize_sentence(record, tokenizer, mapper, labelled_tasks):
+def chars_without_token(text, starts, ends):
+  """How many characters of `text`, whitespace aside, no token covers.
+
+  The tokenizer drops some (a combining accent with nothing to accent, once
+  accents are stripped); the build stage counts them.
+  """
+  covered = reached = 0
+  for start, end in zip(starts, ends):  # spans never go backwards
+    start = max(start, reached)
+    if end > start:
+      covered += end - start
+      reached = end
+  if covered >= len("".join(text.split())):
+    return 0
+  marks = bytearray(len(text))
+  for start, end in zip(starts, ends):
+    marks[start:end] = b"\x01" * (end - start)
+  return sum(1 for char, mark in zip(text, marks)
+             if not mark and not char.isspace() and
+             not tokenization.is_removed_char(char))
+
+
+def tokenize_sentence(record, tokenizer, mapper, labelled_tasks, stats=None):
   """A cached sentence -> Segment (a piece takes the labels and the word of its
-  first character)."""
+  first character); characters no token covers are counted in `stats`."""
   text, lengths, pos_tags, entities = record[0], record[1], record[2], record[3]
   dep = record[4] if len(record) > 4 and "dep" in labelled_tasks else None
   words, char_word, offset = [], [], 0
@@ -68,7 +91,11 @@ def tokenize_sentence(record, tokenizer, mapper, labelled_tasks):
       dep,
       entities if "ner" in labelled_tasks else None,
       mapper)
-  tokens, starts, _ = tokenizer.tokenize_with_offsets(text)
+  tokens, starts, ends = tokenizer.tokenize_with_offsets(text)
+  if stats is not None:
+    lost = chars_without_token(text, starts, ends)
+    if lost:
+      stats.add("chars_without_token", lost)
   vocab = tokenizer.vocab
   ids = [vocab[token] for token in tokens]
   token_words = [char_word[start] for start in starts]
