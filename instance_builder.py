@@ -7,7 +7,8 @@ generator's own choices are said where they are made):
 - Labels per token: every character of a word carries its word's POS tag and
   dependency relation, NER is BIES over an entity's characters
   (linguistics.character_labels), and a word piece that is not one CJK
-  character takes the labels of its first character.
+  character takes the POS and DEP labels of its first character, and the NER
+  tag that fits the characters it covers (token_ner_labels).
 - Instances (no NSP): consecutive sentences of one document fill
   [CLS] ... [SEP] up to max_seq_length (with `short_seq_prob` a shorter random
   target, as in BERT). A sentence that does not fit an empty instance is cut at
@@ -76,8 +77,8 @@ def chars_without_token(text, starts, ends):
 
 
 def tokenize_sentence(record, tokenizer, mapper, labelled_tasks, stats=None):
-  """A cached sentence -> Segment (a piece takes the labels and the word of its
-  first character); characters no token covers are counted in `stats`."""
+  """A cached sentence -> Segment (a piece takes the word of its first
+  character); characters no token covers are counted in `stats`."""
   text, lengths, pos_tags, entities = record[0], record[1], record[2], record[3]
   dep = record[4] if len(record) > 4 and "dep" in labelled_tasks else None
   words, char_word, offset = [], [], 0
@@ -105,8 +106,36 @@ def tokenize_sentence(record, tokenizer, mapper, labelled_tasks, stats=None):
   def per_token(task):
     values = labels.get(task)
     return None if values is None else [values[start] for start in starts]
-  return Segment(ids, per_token("pos"), per_token("ner"), per_token("dep"),
-                 word_starts)
+  ner = labels.get("ner")
+  return Segment(ids, per_token("pos"),
+                 None if ner is None else token_ner_labels(ner, starts, ends),
+                 per_token("dep"), word_starts)
+
+
+def token_ner_labels(char_ner, starts, ends):
+  """NER label ids per token from the characters' BIES ids.
+
+  A token takes the BIES tag that fits the characters it covers, of the entity
+  its first character is in: S when it covers that entity's first and last
+  character, B only the first, E only the last, I neither ("Google" as a
+  one-token organisation is S-Ni, not B-Ni without an end).
+  """
+  names, ids = linguistics.LABELS["ner"], linguistics.LABEL_TO_ID["ner"]
+  labels = []
+  for start, end in zip(starts, ends):
+    tag = names[char_ner[start]]
+    if end - start <= 1 or tag == "O":
+      labels.append(char_ner[start])
+      continue
+    kind = tag[2:]
+    # The entity ends at the first E or S of its kind in the span, if there.
+    covers_last = any(names[i] in ("E-" + kind, "S-" + kind)
+                      for i in char_ner[start:end])
+    covers_first = tag[0] in "BS"
+    position = {(True, True): "S", (True, False): "B", (False, True): "E",
+                (False, False): "I"}[(covers_first, covers_last)]
+    labels.append(ids[position + "-" + kind])
+  return labels
 
 
 class Instance(object):

@@ -225,7 +225,7 @@ def test_spec_example_through_the_whole_pipeline(tmp_path, tokenizer):
   assert example["input_ids"][0] == ids[0] and example["input_ids"][12] == ids[12]
 
 
-def test_word_pieces_take_the_labels_of_their_first_character(tokenizer):
+def test_word_pieces_take_pos_and_dep_of_their_first_character(tokenizer):
   annotation = annotators.SentenceAnnotation(
       [u"iPhone", u"售价", u"5999", u"元"], ["ws", "n", "m", "q"], [("Nh", 0, 0)],
       ["SBV", "HED", "ATT", "VOB"], [2, 0, 4, 2])
@@ -235,10 +235,37 @@ def test_word_pieces_take_the_labels_of_their_first_character(tokenizer):
   tokens = tokenizer.convert_ids_to_tokens(segment.ids)
   assert tokens == ["iphone", u"售", u"价", "599", "##9", u"元"]
   assert segment.pos == label_ids("pos", ["ws", "n", "n", "m", "m", "q"])
-  # NER is BIES over characters: the piece takes its first character's B-Nh.
-  assert segment.ner == label_ids("ner", ["B-Nh", "O", "O", "O", "O", "O"])
+  # NER: the one token of the entity covers its first and last character.
+  assert segment.ner == label_ids("ner", ["S-Nh", "O", "O", "O", "O", "O"])
   assert segment.dep == label_ids("dep", ["SBV", "HED", "HED", "ATT", "ATT", "VOB"])
   assert segment.word_starts == [0, 1, 3, 5]  # 599 ##9 are one word
+
+
+def ner_of(tokenizer, words, entities):
+  text = u"".join(words)
+  annotation = annotators.SentenceAnnotation(words, ["n"] * len(words), entities,
+                                             None, None)
+  segment = instance_builder.tokenize_sentence(
+      annotation_cache.sentence_record(text, annotation, ("pos", "ner")), tokenizer,
+      linguistics.TagMapper(), {"pos", "ner"})
+  tokens = tokenizer.convert_ids_to_tokens(segment.ids)
+  return list(zip(tokens, [linguistics.LABELS["ner"][i] for i in segment.ner]))
+
+
+def test_a_token_takes_the_ner_tag_that_fits_the_characters_it_covers(tokenizer):
+  # S: first and last character of the entity; B: only the first; E: only
+  # the last; I: neither. Tokens of one character keep their own tag.
+  assert ner_of(tokenizer, [u"Google", u"发布"], [("Ni", 0, 0)]) == [
+      ("google", "S-Ni"), (u"发", "O"), (u"布", "O")]
+  assert ner_of(tokenizer, [u"Google公司"], [("Ni", 0, 0)]) == [
+      ("google", "B-Ni"), (u"公", "I-Ni"), (u"司", "E-Ni")]
+  assert ner_of(tokenizer, [u"苹果", u"iPhone"], [("Ni", 0, 1)]) == [
+      (u"苹", "B-Ni"), (u"果", "I-Ni"), ("iphone", "E-Ni")]
+  assert ner_of(tokenizer, [u"在", u"5999"], [("Ns", 1, 1)]) == [
+      (u"在", "O"), ("599", "B-Ns"), ("##9", "E-Ns")]
+  assert ner_of(tokenizer, [u"北京", u"Google", u"中心"], [("Ni", 0, 2)]) == [
+      (u"北", "B-Ni"), (u"京", "I-Ni"), ("google", "I-Ni"), (u"中", "I-Ni"),
+      (u"心", "E-Ni")]
 
 
 # --- Masking --------------------------------------------------------------------------------
