@@ -3,9 +3,10 @@ SHELL := /bin/bash
 TF1 := .venv-tf1/bin/python
 TF2 := .venv-tf2/bin/python
 
-.PHONY: setup setup-tf1 setup-tf2 test test-tf1 test-tf2 demo bench
+.PHONY: setup setup-tf1 setup-tf2 setup-tf-latest test test-tf1 test-tf2 test-tf-latest lint notebook demo bench
 
-## Build both virtual environments (.venv-tf1: Py3.7+TF1.15.5, .venv-tf2: Py3.11+TF2.15.1).
+## Build the three virtual environments (.venv-tf1: Py3.7+TF1.15.5, .venv-tf2: Py3.11+TF2.15.1,
+## .venv-tf-latest: Py3.12+the newest TF).
 setup:
 	bash scripts/setup_envs.sh all
 
@@ -14,6 +15,9 @@ setup-tf1:
 
 setup-tf2:
 	bash scripts/setup_envs.sh tf2
+
+setup-tf-latest:
+	bash scripts/setup_envs.sh tf-latest
 
 ## Run the whole test suite in every environment (CI=true: a missing env fails).
 test:
@@ -24,6 +28,21 @@ test-tf1:
 
 test-tf2:
 	bash scripts/run_tests.sh tf2
+
+test-tf-latest:
+	bash scripts/run_tests.sh tf-latest
+
+## Lint: ruff (ruff.toml) and the 2-space indentation check, over every Python file.
+lint:
+	$(TF2) -m ruff check .
+	$(TF2) scripts/check_indent.py .
+
+## Execute notebooks/lert_quickstart.ipynb headless in .venv-tf-latest (PyTorch cells: .venv-tf2).
+notebook:
+	mkdir -p notebook_output
+	LERT_TORCH_PYTHON=$(CURDIR)/.venv-tf2/bin/python LERT_NOTEBOOK_OUTPUT=$(CURDIR)/notebook_output/work \
+	  .venv-tf-latest/bin/python scripts/run_notebook.py notebooks/lert_quickstart.ipynb \
+	  --output notebook_output/lert_quickstart.executed.ipynb
 
 ## Pretrain a small LERT on People's Daily 1998 and fine-tune it, offline (~20 min on 2 CPUs).
 demo:

@@ -1,7 +1,7 @@
 # coding=utf-8
 """The one mapping between LERT's TF checkpoint names and Hugging Face's names.
 
-TF (SPEC §2)                                   Hugging Face (BertForMaskedLM)
+TF (LERT's released names)                     Hugging Face (BertForMaskedLM)
 bert/embeddings/word_embeddings                bert.embeddings.word_embeddings.weight
 bert/embeddings/LayerNorm/{gamma,beta}         bert.embeddings.LayerNorm.{weight,bias}
 bert/encoder/layer_3/attention/self/query/kernel [in, out]
@@ -33,6 +33,7 @@ import struct
 
 import numpy as np
 
+import errors
 import linguistics
 import tokenization
 
@@ -248,7 +249,7 @@ def hf_to_tf(hf_weights, heads=None):
   copies are checked against the weights TF ties them to.
 
   Raises:
-    ValueError: a tied copy differs from its weight (LERT cannot untie them),
+    errors.UserError: a tied copy differs from its weight (LERT cannot untie them),
       or a heads key is not `<task>.{weight,bias}`.
   """
   normalized = {}
@@ -262,7 +263,7 @@ def hf_to_tf(hf_weights, heads=None):
     if name in (HF_DECODER_WEIGHT, HF_DECODER_BIAS):
       twin = HF_WORD_EMBEDDINGS if name == HF_DECODER_WEIGHT else HF_MLM_BIAS
       if twin in normalized and not np.array_equal(value, normalized[twin]):
-        raise ValueError("%s differs from %s; LERT's MLM head ties them, so this "
+        raise errors.UserError("%s differs from %s; LERT's MLM head ties them, so this "
                          "checkpoint cannot be converted" % (name, twin))
       skipped.append((name, "tied copy of %s" % twin))
       continue
@@ -276,7 +277,7 @@ def hf_to_tf(hf_weights, heads=None):
   for name in sorted(heads or {}):
     mapping = hf_name_to_tf(name, heads=True)
     if mapping is None:
-      raise ValueError("%s: unknown key in %s (expected <task>.weight / <task>.bias "
+      raise errors.UserError("%s: unknown key in %s (expected <task>.weight / <task>.bias "
                        "for tasks %s)" % (name, HEADS_FILE, ", ".join(linguistics.TASKS)))
     variables[mapping.name] = _as_float32(_transposed(np.asarray(heads[name]),
                                                       mapping.transpose))
@@ -324,7 +325,7 @@ def check_vocab(vocab_file, bert_config, word_embeddings_shape, variable_name):
   size = len(tokenization.load_vocab(vocab_file))
   rows = word_embeddings_shape[0] if word_embeddings_shape else None
   if size != bert_config.vocab_size or (rows is not None and rows != size):
-    raise ValueError(
+    raise errors.UserError(
         "vocabulary mismatch: %s has %s rows, %s has %d tokens, the config's "
         "vocab_size is %d" % (variable_name, rows, vocab_file, size,
                               bert_config.vocab_size))
@@ -347,29 +348,39 @@ def check_shapes(shapes, expected, what, source_names=None):
   extra = [label(name) for name in sorted(shapes)
            if name not in expected and variable_group(name) in model_groups]
   if extra:
-    raise ValueError("%s has variables the config does not imply (another "
+    raise errors.UserError("%s has variables the config does not imply (another "
                      "number of layers?): %s" % (what, ", ".join(extra)))
   wrong = ["%s: %s has %s, the config implies %s" % (
       label(name), what, list(shapes[name]), list(expected[name]))
            for name in expected
            if name in shapes and list(shapes[name]) != list(expected[name])]
   if wrong:
-    raise ValueError("shape mismatch: " + "; ".join(wrong))
+    raise errors.UserError("shape mismatch: " + "; ".join(wrong))
   return [name for name in expected if name not in shapes]
+
+
+def _is_pooler(tf_name):
+  return tf_name.startswith("bert/pooler/")
 
 
 def missing_consequences(missing, target):
   """[(name, consequence)] for missing variables; raises if encoder ones are missing.
 
-  `target` says what will stand in for the missing variables.
+  The pooler may be missing (transformers' BertForMaskedLM has none, and no
+  LERT loss trains it); the rest of the encoder may not.  `target` says what
+  will stand in for missing MLM and head variables.
   """
-  encoder = [n for n in missing if variable_group(n) == ENCODER]
+  encoder = [n for n in missing if variable_group(n) == ENCODER and not _is_pooler(n)]
   if encoder:
-    raise ValueError("the source lacks encoder variables the config implies: %s"
-                     % ", ".join(encoder))
+    raise errors.UserError("the source lacks encoder variables the config implies: "
+                           "%s" % ", ".join(encoder))
   consequences = []
   for name in missing:
-    if variable_group(name) == HEADS:
+    if _is_pooler(name):
+      consequences.append((name, "pooler absent (a BertForMaskedLM has none): "
+                           "initialised freshly wherever a pooler is built "
+                           "(init_checkpoint, fine-tuning, transformers' BertModel)"))
+    elif variable_group(name) == HEADS:
       consequences.append((name, "linguistic head absent: %s" % target))
     else:
       consequences.append((name, "MLM head incomplete: %s" % target))
@@ -403,35 +414,35 @@ def heads_config(hidden_size, tasks, source=None):
 def check_heads_config(config, heads, source):
   """Checks a heads config against this code's inventories and the weights.
 
-  Raises ValueError naming `source` and the task when an inventory differs
+  Raises errors.UserError naming `source` and the task when an inventory differs
   (ids would mean other labels) or a weight has the wrong shape.
   """
   tasks = config.get("tasks")
   if not isinstance(tasks, list) or not tasks:
-    raise ValueError("%s: no 'tasks' list" % source)
+    raise errors.UserError("%s: no 'tasks' list" % source)
   for task in tasks:
     if task not in linguistics.LABELS:
-      raise ValueError("%s: unknown task %r (known: %s)" % (
+      raise errors.UserError("%s: unknown task %r (known: %s)" % (
           source, task, ", ".join(linguistics.TASKS)))
     labels = list(config.get("labels", {}).get(task, []))
     if labels != list(linguistics.LABELS[task]):
-      raise ValueError(
-          "%s: the %s inventory %s differs from this code's %s (SPEC §3); the "
+      raise errors.UserError(
+          "%s: the %s inventory %s differs from this code's %s (LERT's); the "
           "head's ids would mean other labels" % (
               source, task, labels, list(linguistics.LABELS[task])))
     expected = {"%s.weight" % task: (len(labels), config.get("hidden_size")),
                 "%s.bias" % task: (len(labels),)}
     for key, shape in expected.items():
       if key not in heads:
-        raise ValueError("%s: %s lists task %s but the weights have no %s" % (
+        raise errors.UserError("%s: %s lists task %s but the weights have no %s" % (
             source, HEADS_CONFIG_FILE, task, key))
       if tuple(heads[key].shape) != shape:
-        raise ValueError("%s: %s has shape %s, expected %s" % (
+        raise errors.UserError("%s: %s has shape %s, expected %s" % (
             source, key, list(heads[key].shape), list(shape)))
   extra = sorted(set(heads) - set("%s.%s" % (t, leaf) for t in tasks
                                   for leaf in ("weight", "bias")))
   if extra:
-    raise ValueError("%s: weights %s are not described by %s" % (
+    raise errors.UserError("%s: weights %s are not described by %s" % (
         source, ", ".join(extra), HEADS_CONFIG_FILE))
 
 
@@ -441,7 +452,7 @@ def read_json(path):
   try:
     return json.loads(text, object_pairs_hook=collections.OrderedDict)
   except ValueError as error:
-    raise ValueError("%s: not valid JSON (%s)" % (path, error))
+    raise errors.UserError("%s: not valid JSON (%s)" % (path, error))
 
 
 def write_json(path, data):
@@ -476,7 +487,7 @@ def save_safetensors(path, tensors, metadata=None):
     array = np.asarray(tensors[name])
     key = _SAFETENSORS_NAMES.get((array.dtype.kind, array.dtype.itemsize))
     if key is None:
-      raise ValueError("%s: tensor %s has dtype %s, which safetensors cannot store"
+      raise errors.UserError("%s: tensor %s has dtype %s, which safetensors cannot store"
                        % (path, name, array.dtype))
     data = np.ascontiguousarray(array, dtype=_SAFETENSORS_DTYPES[key]).tobytes()
     header[name] = {"dtype": key, "shape": list(array.shape),
@@ -497,15 +508,15 @@ def load_safetensors(path):
   with open(path, "rb") as reader:
     raw = bytearray(reader.read())
   if len(raw) < 8:
-    raise ValueError("%s: not a safetensors file (too short)" % path)
+    raise errors.UserError("%s: not a safetensors file (too short)" % path)
   (header_size,) = struct.unpack("<Q", bytes(raw[:8]))
   if header_size > len(raw) - 8:
-    raise ValueError("%s: not a safetensors file (header size %d > file size)" %
+    raise errors.UserError("%s: not a safetensors file (header size %d > file size)" %
                      (path, header_size))
   try:
     header = json.loads(bytes(raw[8:8 + header_size]).decode("utf-8"))
   except ValueError as error:
-    raise ValueError("%s: safetensors header is not valid JSON (%s)" % (path, error))
+    raise errors.UserError("%s: safetensors header is not valid JSON (%s)" % (path, error))
   data = memoryview(raw)[8 + header_size:]
   tensors = collections.OrderedDict()
   for name in sorted(header):
@@ -515,7 +526,7 @@ def load_safetensors(path):
     begin, end = entry["data_offsets"]
     shape = tuple(entry["shape"])
     if not 0 <= begin <= end <= len(data):
-      raise ValueError("%s: tensor %s lies outside the file" % (path, name))
+      raise errors.UserError("%s: tensor %s lies outside the file" % (path, name))
     if entry["dtype"] == "BF16":
       # bfloat16 is the top half of a float32.
       halves = np.frombuffer(data[begin:end], dtype="<u2")
@@ -523,11 +534,11 @@ def load_safetensors(path):
     elif entry["dtype"] in _SAFETENSORS_DTYPES:
       value = np.frombuffer(data[begin:end], dtype=_SAFETENSORS_DTYPES[entry["dtype"]])
     else:
-      raise ValueError("%s: tensor %s has unsupported dtype %s" % (
+      raise errors.UserError("%s: tensor %s has unsupported dtype %s" % (
           path, name, entry["dtype"]))
     expected = int(np.prod(shape)) if shape else 1
     if value.size != expected:
-      raise ValueError("%s: tensor %s has %d values for shape %s" % (
+      raise errors.UserError("%s: tensor %s has %d values for shape %s" % (
           path, name, value.size, list(shape)))
     tensors[name] = value.reshape(shape)
   return tensors

@@ -1,5 +1,5 @@
 # coding=utf-8
-"""Imports a Hugging Face BERT/LERT directory as a TF checkpoint with SPEC §2's names.
+"""Imports a Hugging Face BERT/LERT directory as a TF checkpoint with LERT's names.
 
   python convert_hf_to_lert.py --hf_dir chinese-lert-base --output_dir lert_tf
   python run_pretraining.py --init_checkpoint lert_tf/lert_model.ckpt \
@@ -12,9 +12,10 @@ convert_lert_to_hf.py).  Writes `<output_dir>/lert_model.ckpt.*` (and its
 `checkpoint` state file), `lert_config.json` and `vocab.txt`.
 
 Works for BertForMaskedLM, BertForPreTraining and BertModel directories (HF's
-`hfl/chinese-*` releases included); weights that are absent (MLM head,
-linguistic heads) are reported, and the scripts here initialise them freshly
-when the checkpoint is used as `init_checkpoint`.
+`hfl/chinese-*` releases included); weights that are absent (the pooler of a
+BertForMaskedLM, the MLM head of a BertModel, the linguistic heads) are
+reported, and the scripts here initialise them freshly when the checkpoint is
+used as `init_checkpoint`.
 """
 
 import argparse
@@ -27,6 +28,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 import checkpoint_names
+import errors
 import inspect_checkpoint
 import linguistics
 import modeling
@@ -42,39 +44,29 @@ _HF_DEFAULTS = collections.OrderedDict([
 _TF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_new",
                    "gelu_pytorch_tanh": "gelu_new", "relu": "relu", "tanh": "tanh",
                    "linear": "linear"}
-_IGNORED_FIELDS = ("directionality", "pooler_fc_size", "pooler_num_attention_heads",
-                   "pooler_num_fc_layers", "pooler_size_per_head", "pooler_type")
 CHECKPOINT_NAME = "lert_model.ckpt"
 
 
 def bert_config_from_hf(hf_config, source):
   """A modeling.BertConfig from a transformers config.json dict.
 
-  Raises ValueError naming `source` and the field for what modeling.py
-  cannot express (another model type, relative positions, another
-  LayerNorm epsilon or activation).
+  Fields the file leaves out take transformers' defaults.
+
+  Raises:
+    errors.UserError: naming `source` and the field, for what modeling.py
+      cannot build (another model type, relative positions, another
+      LayerNorm epsilon or activation) or a config that builds no model.
   """
-  model_type = hf_config.get("model_type", "bert")
-  if model_type != "bert":
-    raise ValueError("%s: model_type %r is not BERT" % (source, model_type))
-  position_type = hf_config.get("position_embedding_type", "absolute")
-  if position_type != "absolute":
-    raise ValueError("%s: position_embedding_type %r is not supported (absolute "
-                     "only)" % (source, position_type))
-  epsilon = hf_config.get("layer_norm_eps", 1e-12)
-  if abs(epsilon - 1e-12) > 1e-15:
-    raise ValueError("%s: layer_norm_eps %g differs from modeling.py's 1e-12" %
-                     (source, epsilon))
-  fields = collections.OrderedDict(
-      (key, hf_config.get(key, default)) for key, default in _HF_DEFAULTS.items())
+  fields = dict(hf_config)
+  for key, default in _HF_DEFAULTS.items():
+    fields.setdefault(key, default)
   if fields["hidden_act"] not in _TF_ACTIVATIONS:
-    raise ValueError("%s: hidden_act %r is not supported (supported: %s)" % (
+    raise errors.UserError("%s: hidden_act %r is not supported (supported: %s)" % (
         source, fields["hidden_act"], ", ".join(sorted(_TF_ACTIVATIONS))))
   fields["hidden_act"] = _TF_ACTIVATIONS[fields["hidden_act"]]
-  for key in _IGNORED_FIELDS:
-    if key in hf_config:
-      fields[key] = hf_config[key]
-  return modeling.BertConfig.from_dict(fields, source=source)
+  config = modeling.BertConfig.from_dict(fields, source=source)
+  modeling.check_config(config, source)
+  return config
 
 
 def read_hf_weights(model_dir):
@@ -99,7 +91,7 @@ def read_hf_weights(model_dir):
         value = value.float()
       weights[key] = value.numpy()
     return weights, bin_path
-  raise ValueError("%s: no %s, %s or %s" % (
+  raise errors.UserError("%s: no %s, %s or %s" % (
       model_dir, checkpoint_names.HF_WEIGHTS_FILE,
       checkpoint_names.HF_WEIGHTS_INDEX_FILE, checkpoint_names.HF_BIN_FILE))
 
@@ -107,15 +99,15 @@ def read_hf_weights(model_dir):
 def read_heads(model_dir):
   """The linguistic heads {`pos.weight`: array, ...} of a directory ({} if none).
 
-  Raises ValueError when the heads' inventories or shapes do not fit this code.
+  Raises errors.UserError when the heads' inventories or shapes do not fit this code.
   """
   heads_path = os.path.join(model_dir, checkpoint_names.HEADS_FILE)
   config_path = os.path.join(model_dir, checkpoint_names.HEADS_CONFIG_FILE)
   if not os.path.exists(heads_path):
     return {}
   if not os.path.exists(config_path):
-    raise ValueError("%s has no %s: without it the head's label inventories are "
-                     "unknown" % (heads_path, checkpoint_names.HEADS_CONFIG_FILE))
+    raise errors.UserError("%s has no %s: without it the head's label inventories "
+                           "are unknown" % (heads_path, checkpoint_names.HEADS_CONFIG_FILE))
   heads = checkpoint_names.load_safetensors(heads_path)
   checkpoint_names.check_heads_config(checkpoint_names.read_json(config_path), heads,
                                       config_path)
@@ -146,7 +138,7 @@ def convert(hf_dir, output_dir, checkpoint_name=CHECKPOINT_NAME):
   """Writes a TF checkpoint, lert_config.json and vocab.txt; returns a ConversionReport.
 
   Raises:
-    ValueError: a weight's shape differs from config.json (the message names
+    errors.UserError: a weight's shape differs from config.json (the message names
       the TF variable and the Hugging Face key), the vocabulary disagrees
       with config.json or the embeddings, or encoder weights are missing.
   """
@@ -154,7 +146,7 @@ def convert(hf_dir, output_dir, checkpoint_name=CHECKPOINT_NAME):
   vocab_path = os.path.join(hf_dir, "vocab.txt")
   for path in (config_path, vocab_path):
     if not os.path.exists(path):
-      raise ValueError("%s: no %s" % (hf_dir, os.path.basename(path)))
+      raise errors.UserError("%s: no %s" % (hf_dir, os.path.basename(path)))
   bert_config = bert_config_from_hf(checkpoint_names.read_json(config_path),
                                     config_path)
   weights, weights_source = read_hf_weights(hf_dir)
@@ -213,4 +205,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(errors.call_main(main))

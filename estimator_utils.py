@@ -2,7 +2,8 @@
 """Estimator plumbing shared by run_pretraining.py and the fine-tuning scripts.
 
 One place for: the TPUEstimator and its RunConfig on TPU, GPU and CPU (and
-tf.distribute strategies for several GPUs or machines), XLA, initialising from
+tf.distribute strategies for several GPUs or machines) made from a
+settings.RuntimeConfig, XLA, initialising from
 a checkpoint with a restored / new / left-over report, TFRecord input
 pipelines with input validation that names the bad file and feature, writing
 TFRecords, TensorBoard summaries through a host call, and an examples/s hook.
@@ -19,20 +20,28 @@ import tensorflow as _tf_root
 import tensorflow.compat.v1 as tf
 
 import checkpoint_names
+import errors
 import modeling
+import session_runner
+import settings
 
 # tf.compat.v2 is reachable from the root module in TF 1.15 and TF 2.x alike.
 _summary_v2 = _tf_root.compat.v2.summary
 
-DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
+# TF 1.15 to 2.15 have tf.estimator (TPUEstimator: TPUs need it); TF 2.16 and newer
+# have none, and session_runner drives the same model_fns. model_fns build their
+# specs and compare modes with these two names, so none of them knows the engine.
+HAS_ESTIMATOR = hasattr(tf, "estimator")
+ModeKeys = tf.estimator.ModeKeys if HAS_ESTIMATOR else session_runner.ModeKeys
+ModelSpec = tf.estimator.tpu.TPUEstimatorSpec if HAS_ESTIMATOR else session_runner.EstimatorSpec
+
+
+def supported_distributions():
+  """The --distribution values this TensorFlow's engine can run."""
+  return settings.DISTRIBUTIONS if HAS_ESTIMATOR else ("none",)
 
 
 # --- Run configuration -----------------------------------------------------------
-
-
-def cpu_only():
-  """True when TensorFlow sees no GPU on this machine."""
-  return not tf.config.experimental.list_physical_devices("GPU")
 
 
 def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0,
@@ -40,7 +49,8 @@ def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0,
   """ConfigProto for training: XLA, CPU thread pools, CPU mixed precision.
 
   use_amp on a machine without a GPU turns on oneDNN's bfloat16 auto mixed
-  precision (TF 2.9+ on CPUs with AVX512-BF16 or AMX; weights stay float32).
+  precision (TF 2.9+ on CPUs with AVX512-BF16 or AMX; weights stay float32;
+  settings.RuntimeConfig refuses it where TensorFlow lacks it).
   On GPUs mixed precision is float16 and set up by optimization.py instead.
 
   inter_op_threads=None picks 1 on machines without a GPU: with oneDNN every
@@ -49,16 +59,12 @@ def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0,
   0 leaves a pool size to TensorFlow.
   """
   if inter_op_threads is None:
-    inter_op_threads = 1 if cpu_only() else 0
+    inter_op_threads = 1 if settings.cpu_only() else 0
   config = tf.ConfigProto(allow_soft_placement=True,
                           inter_op_parallelism_threads=inter_op_threads,
                           intra_op_parallelism_threads=intra_op_threads)
-  if use_amp and cpu_only():
+  if use_amp and settings.cpu_only():
     rewrite_options = config.graph_options.rewrite_options
-    if not hasattr(rewrite_options, "auto_mixed_precision_onednn_bfloat16"):
-      raise ValueError("use_amp without a GPU means bfloat16 through oneDNN, which "
-                       "TensorFlow %s does not have (TF 2.9 or newer does)" %
-                       tf.__version__)
     rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
         type(rewrite_options).ON)
   if use_xla:
@@ -73,75 +79,55 @@ def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0,
 
 
 def make_distribution(distribution, num_gpus=0):
-  """A tf.distribute strategy for `distribution` in DISTRIBUTIONS, or None.
+  """A tf.distribute strategy for `distribution` in settings.DISTRIBUTIONS, or None.
 
   "mirrored": synchronous data parallelism over this machine's GPUs (or the
   CPU if there are none).  "multi_worker": synchronous all-reduce across the
   machines listed in the TF_CONFIG environment variable.
   """
-  if distribution not in DISTRIBUTIONS:
-    raise ValueError("distribution must be one of %s, got %r" %
-                     (", ".join(DISTRIBUTIONS), distribution))
   if distribution == "none":
     return None
   if distribution == "mirrored":
     devices = (["/gpu:%d" % i for i in range(num_gpus)] if num_gpus else None)
     return tf.distribute.MirroredStrategy(devices=devices)
-  if "TF_CONFIG" not in os.environ:
-    raise ValueError("distribution=multi_worker needs the TF_CONFIG environment "
-                     "variable (cluster and task of this worker)")
   return tf.distribute.experimental.MultiWorkerMirroredStrategy()
 
 
-def make_estimator(model_fn,
-                   output_dir,
-                   use_tpu=False,
-                   tpu_name=None,
-                   tpu_zone=None,
-                   gcp_project=None,
-                   master=None,
-                   num_tpu_cores=8,
-                   iterations_per_loop=1000,
-                   save_checkpoints_steps=1000,
-                   keep_checkpoint_max=5,
-                   use_xla=False,
-                   train_batch_size=32,
-                   eval_batch_size=8,
-                   predict_batch_size=8,
-                   distribution="none",
-                   num_gpus=0,
-                   log_step_count_steps=100,
-                   save_summary_steps=100,
-                   inter_op_threads=None,
-                   intra_op_threads=0,
-                   use_amp=False,
+def make_estimator(model_fn, output_dir, runtime, train_batch_size=32,
+                   eval_batch_size=8, predict_batch_size=8, save_summary_steps=100,
                    params=None):
-  """A TPUEstimator for TPU, GPU or CPU; a tf.estimator.Estimator under a strategy.
+  """The engine for `runtime` (a settings.RuntimeConfig) around `model_fn`.
 
-  Batch sizes are global (all replicas together), as BERT's flags have always
-  meant.  Under a tf.distribute strategy the input_fn sees the per-replica
-  batch size in params["batch_size"].  Thread settings: see session_config.
+  A TPUEstimator on TPU, GPU or CPU; a tf.estimator.Estimator under a
+  tf.distribute strategy; a session_runner.Estimator where TensorFlow has no
+  tf.estimator (2.16+).  Batch sizes are global (all replicas together), as
+  BERT's flags have always meant.  Under a strategy the input_fn sees the
+  per-replica batch size in params["batch_size"].  Thread settings: see
+  session_config.
   """
   def common_config(inter_op_threads):
     return dict(model_dir=output_dir,
-                save_checkpoints_steps=save_checkpoints_steps,
-                keep_checkpoint_max=keep_checkpoint_max,
-                log_step_count_steps=log_step_count_steps,
+                save_checkpoints_steps=runtime.save_checkpoints_steps,
+                keep_checkpoint_max=runtime.keep_checkpoint_max,
+                log_step_count_steps=runtime.log_step_count_steps,
                 save_summary_steps=save_summary_steps,
-                session_config=session_config(use_xla, inter_op_threads,
-                                              intra_op_threads, use_amp))
+                session_config=session_config(runtime.use_xla, inter_op_threads,
+                                              runtime.intra_op_threads,
+                                              runtime.use_amp))
 
-  strategy = make_distribution(distribution, num_gpus)
+  if not HAS_ESTIMATOR:
+    return _session_runner_estimator(model_fn, output_dir, runtime, train_batch_size,
+                                     eval_batch_size, predict_batch_size,
+                                     save_summary_steps, params)
+  strategy = make_distribution(runtime.distribution, runtime.num_gpus)
   if strategy is not None:
-    if use_tpu:
-      raise ValueError("use_tpu and distribution=%s exclude each other" %
-                       distribution)
     replicas = strategy.num_replicas_in_sync
     for name, size in (("train_batch_size", train_batch_size),
                        ("eval_batch_size", eval_batch_size)):
       if size % replicas:
-        raise ValueError("%s %d is not divisible by the %d replicas" %
-                         (name, size, replicas))
+        raise errors.UserError("--%s %d is not divisible by the %d replicas" %
+                               (name, size, replicas))
+    inter_op_threads = runtime.inter_op_threads
     if inter_op_threads is None:
       inter_op_threads = 0  # collective all-reduce ops block a pool thread each
     run_config = tf.estimator.RunConfig(
@@ -159,26 +145,51 @@ def make_estimator(model_fn,
                                   params=run_params)
 
   cluster = None
-  if use_tpu and tpu_name:
+  if runtime.use_tpu and runtime.tpu_name:
     cluster = tf.distribute.cluster_resolver.TPUClusterResolver(
-        tpu_name, zone=tpu_zone, project=gcp_project)
+        runtime.tpu_name, zone=runtime.tpu_zone, project=runtime.gcp_project)
   run_config = tf.estimator.tpu.RunConfig(
       cluster=cluster,
-      master=master,
+      master=runtime.master,
       tpu_config=tf.estimator.tpu.TPUConfig(
-          iterations_per_loop=iterations_per_loop,
-          num_shards=num_tpu_cores,
+          iterations_per_loop=runtime.iterations_per_loop,
+          num_shards=runtime.num_tpu_cores,
           per_host_input_for_training=(
               tf.estimator.tpu.InputPipelineConfig.PER_HOST_V2)),
-      **common_config(inter_op_threads))
+      **common_config(runtime.inter_op_threads))
   return tf.estimator.tpu.TPUEstimator(
-      use_tpu=use_tpu,
+      use_tpu=runtime.use_tpu,
       model_fn=model_fn,
       config=run_config,
       params=dict(params or {}),
       train_batch_size=train_batch_size,
       eval_batch_size=eval_batch_size,
       predict_batch_size=predict_batch_size)
+
+
+def _session_runner_estimator(model_fn, output_dir, runtime, train_batch_size,
+                              eval_batch_size, predict_batch_size, save_summary_steps,
+                              params):
+  """The estimator-free engine; refuses what only (TPU)Estimator can do."""
+  engines = "TensorFlow 1.15 or 2.15 (.venv-tf1 / .venv-tf2), which have tf.estimator"
+  if runtime.use_tpu:
+    raise errors.UserError("--use_tpu needs TPUEstimator, which TensorFlow %s does not "
+                           "have: run on %s" % (tf.__version__, engines))
+  if runtime.distribution not in supported_distributions():
+    # tf.distribute strategies in graph mode are driven by the estimator's
+    # replicated model_fn calls; a plain MonitoredSession cannot do that.
+    raise errors.UserError("--distribution=%s needs tf.estimator, which TensorFlow %s "
+                           "does not have: run on %s" % (runtime.distribution,
+                                                         tf.__version__, engines))
+  return session_runner.Estimator(
+      model_fn, output_dir, params=params, train_batch_size=train_batch_size,
+      eval_batch_size=eval_batch_size, predict_batch_size=predict_batch_size,
+      save_checkpoints_steps=runtime.save_checkpoints_steps,
+      keep_checkpoint_max=runtime.keep_checkpoint_max,
+      save_summary_steps=save_summary_steps,
+      log_step_count_steps=runtime.log_step_count_steps,
+      session_config=session_config(runtime.use_xla, runtime.inter_op_threads,
+                                    runtime.intra_op_threads, runtime.use_amp))
 
 
 def bert_from_features(bert_config, features, is_training, use_one_hot_embeddings):

@@ -25,6 +25,8 @@ import os
 import random
 import time
 
+from absl import app
+from absl import flags
 import tensorflow.compat.v1 as tf
 
 import cmrc2018_evaluate
@@ -33,6 +35,7 @@ import finetuning_data
 import modeling
 import optimization
 import record_schema
+import settings
 import tokenization
 
 CLASSIFICATION = "classification"
@@ -350,11 +353,11 @@ def model_fn_builder(task, bert_config, init_checkpoint, learning_rate,
 
   def model_fn(features, labels, mode, params):
     del labels, params
-    if mode == tf.estimator.ModeKeys.EVAL:
+    if mode == estimator_utils.ModeKeys.EVAL:
       raise ValueError("fine-tuning evaluates through predict (see run())")
     if seed is not None:
       tf.set_random_seed(seed)
-    is_training = mode == tf.estimator.ModeKeys.TRAIN
+    is_training = mode == estimator_utils.ModeKeys.TRAIN
     model = estimator_utils.bert_from_features(bert_config, features, is_training,
                                                use_one_hot_embeddings)
     loss, predictions = family.head(task, bert_config, model, features,
@@ -366,9 +369,9 @@ def model_fn_builder(task, bert_config, init_checkpoint, learning_rate,
           loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
           optimizer_name=optimizer_name, grad_accum_steps=grad_accum_steps,
           use_amp=use_amp)
-      return tf.estimator.tpu.TPUEstimatorSpec(
+      return estimator_utils.ModelSpec(
           mode=mode, loss=loss, train_op=train_op, scaffold_fn=scaffold_fn)
-    return tf.estimator.tpu.TPUEstimatorSpec(
+    return estimator_utils.ModelSpec(
         mode=mode, predictions=predictions, scaffold_fn=scaffold_fn)
 
   return model_fn
@@ -439,154 +442,137 @@ class BestCheckpointKeeper(object):
 # Driver
 # ---------------------------------------------------------------------------
 
-# Every setting of a run; the flags of the scripts are generated from this
-# table, so a setting has one name, one default and one help text.
-# (name, kind, default, help, families or None for all)
+# Every setting of a run but the runtime ones (settings.RUNTIME_SETTINGS): the
+# scripts' flags are made from this table, so a setting has one name, one help
+# text and one default per family (a dict {family: default} where they differ).
+FinetuneSetting = collections.namedtuple(
+    "FinetuneSetting", ["name", "kind", "default", "help", "families"])
+FinetuneSetting.__doc__ = """A row of SETTINGS; `families` None means all."""
+
 SETTINGS = [
-    ("task_name", "string", None, "Task to run.", None),
-    ("data_dir", "string", None,
-     "Local folder with the task's official files (e.g. .../chnsenticorp); "
-     "output_dir may be remote (gs://) for TPUs.",
-     None),
-    ("output_dir", "string", None,
-     "Checkpoints, TFRecords, predictions and results go here.", None),
-    ("bert_config_file", "string", None,
-     "Model config JSON (lert_config.json / bert_config.json).", None),
-    ("vocab_file", "string", os.path.join(_REPO_DIR, "vocab.txt"),
-     "WordPiece vocabulary.", None),
-    ("init_checkpoint", "string", None,
-     "Pretrained (or fine-tuned) checkpoint prefix or directory; empty = "
-     "random init.", None),
-    ("do_lower_case", "bool", True, "Lower-case the input (LERT: True).",
-     None),
-    ("max_seq_length", "integer", 128,
-     "Tokens per input, [CLS] and [SEP] included.", None),
-    ("do_train", "bool", False, "Fine-tune on the train split.", None),
-    ("do_eval", "bool", False,
-     "Score the eval split (after every checkpoint when training) and keep "
-     "the best checkpoint in output_dir/best.", None),
-    ("do_predict", "bool", False,
-     "Write predictions for the predict split (with the best checkpoint if "
-     "one was kept).", None),
-    ("train_split", "string", "train",
-     "Split for --do_train (e.g. OCNLI's train_10k).", None),
-    ("eval_split", "string", "",
-     "Split for --do_eval; empty = the task's reporting split.", None),
-    ("predict_split", "string", "",
-     "Split for --do_predict; empty = the task's test split.", None),
-    ("train_batch_size", "integer", 32, "Global training batch size.", None),
-    ("predict_batch_size", "integer", 32,
-     "Batch size of evaluation and prediction (both run the model's "
-     "predict).", None),
-    ("learning_rate", "float", 2e-5, "Peak learning rate.", None),
-    ("num_train_epochs", "float", 3.0, "Training epochs over the features.",
-     None),
-    ("num_train_steps", "integer", 0,
-     "If > 0: train exactly this many updates (overrides num_train_epochs).",
-     None),
-    ("warmup_proportion", "float", 0.1,
-     "Fraction of the updates with linear learning-rate warm-up.", None),
-    ("save_checkpoints_steps", "integer", 1000,
-     "Checkpoint (and with --do_eval, evaluate) every N updates.", None),
-    ("keep_checkpoint_max", "integer", 3,
-     "Recent checkpoints kept (the best one is copied aside).", None),
-    ("iterations_per_loop", "integer", 1000, "Steps per TPU loop.", None),
-    ("log_step_count_steps", "integer", 100,
-     "Log loss and examples/s every N steps.", None),
-    ("seed", "integer", 12345,
-     "Seed of initialisation, dropout and data shuffling.", None),
-    ("optimizer", "enum:adamw,lamb", "adamw",
-     "adamw (BERT's AdamWeightDecay) or lamb.", None),
-    ("grad_accum_steps", "integer", 1,
-     "Accumulate gradients over N micro-batches per update (the global "
-     "batch is train_batch_size x N).", None),
-    ("use_xla", "bool", False, "XLA auto-clustering (jit).", None),
-    ("use_amp", "bool", False,
-     "Mixed precision: float16 with dynamic loss scaling on GPUs; bfloat16 "
-     "through oneDNN on CPUs (TF 2.9+).", None),
-    ("inter_op_threads", "integer", None,
-     "Ops run in parallel (default: 1 without a GPU, else TF's choice).",
-     None),
-    ("intra_op_threads", "integer", 0, "Threads inside one op (0: all cores).",
-     None),
-    ("use_tpu", "bool", False, "Run on a TPU.", None),
-    ("tpu_name", "string", None, "Cloud TPU name or grpc address.", None),
-    ("tpu_zone", "string", None, "GCE zone of the Cloud TPU.", None),
-    ("gcp_project", "string", None, "GCP project of the Cloud TPU.", None),
-    ("master", "string", None, "TensorFlow master URL.", None),
-    ("num_tpu_cores", "integer", 8, "TPU cores (8 for a v3-8).", None),
-    ("distribution", "enum:" + ",".join(estimator_utils.DISTRIBUTIONS), "none",
-     "none, mirrored (this machine's GPUs) or multi_worker (TF_CONFIG).",
-     None),
-    ("num_gpus", "integer", 0,
-     "GPUs for --distribution=mirrored (0: all visible).", None),
-    ("doc_stride", "integer", 128,
-     "Inputs longer than one window are cut into overlapping windows that "
-     "advance by this many tokens; each token is scored in the window where "
-     "it has the most context.", (SPAN, TAGGING)),
-    ("tag_scheme", "enum:bio,bioes", "bio",
-     "Tags of the files: bio (B-, I-, O) or bioes (adds E- for the last and "
-     "S- for single-character entities).", (TAGGING,)),
-    ("max_query_length", "integer", 64, "Question tokens kept.", (SPAN,)),
-    ("n_best_size", "integer", 20,
-     "Candidate answers kept per question (nbest_predictions.json).",
-     (SPAN,)),
-    ("max_answer_length", "integer", 30, "Longest answer, in tokens.",
-     (SPAN,)),
+    FinetuneSetting("task_name", "string", None, "Task to run.", None),
+    FinetuneSetting(
+        "data_dir", "string", None,
+        "Local folder with the task's official files (e.g. .../chnsenticorp); "
+        "output_dir may be remote (gs://) for TPUs.", None),
+    FinetuneSetting("output_dir", "string", None,
+                    "Checkpoints, TFRecords, predictions and results go here.", None),
+    FinetuneSetting("bert_config_file", "string", None,
+                    "Model config JSON (lert_config.json / bert_config.json).", None),
+    FinetuneSetting("vocab_file", "string", os.path.join(_REPO_DIR, "vocab.txt"),
+                    "WordPiece vocabulary.", None),
+    FinetuneSetting(
+        "init_checkpoint", "string", None,
+        "Pretrained (or fine-tuned) checkpoint prefix or directory; empty = "
+        "random init.", None),
+    FinetuneSetting("do_lower_case", "bool", True, "Lower-case the input (LERT: True).",
+                    None),
+    FinetuneSetting("max_seq_length", "integer",
+                    {CLASSIFICATION: 128, SPAN: 512, TAGGING: 256},
+                    "Tokens per input, [CLS] and [SEP] included.", None),
+    FinetuneSetting("do_train", "bool", False, "Fine-tune on the train split.", None),
+    FinetuneSetting(
+        "do_eval", "bool", False,
+        "Score the eval split (after every checkpoint when training) and keep "
+        "the best checkpoint in output_dir/best.", None),
+    FinetuneSetting(
+        "do_predict", "bool", False,
+        "Write predictions for the predict split (with the best checkpoint if "
+        "one was kept).", None),
+    FinetuneSetting("train_split", "string", "train",
+                    "Split for --do_train (e.g. OCNLI's train_10k).", None),
+    FinetuneSetting("eval_split", "string", "",
+                    "Split for --do_eval; empty = the task's reporting split.", None),
+    FinetuneSetting("predict_split", "string", "",
+                    "Split for --do_predict; empty = the task's test split.", None),
+    FinetuneSetting("train_batch_size", "integer", 32, "Global training batch size.",
+                    None),
+    FinetuneSetting(
+        "predict_batch_size", "integer", 32,
+        "Batch size of evaluation and prediction (both run the model's "
+        "predict).", None),
+    FinetuneSetting("learning_rate", "float",
+                    {CLASSIFICATION: 2e-5, SPAN: 3e-5, TAGGING: 3e-5},
+                    "Peak learning rate.", None),
+    FinetuneSetting("num_train_epochs", "float",
+                    {CLASSIFICATION: 3.0, SPAN: 2.0, TAGGING: 3.0},
+                    "Training epochs over the features.", None),
+    FinetuneSetting(
+        "num_train_steps", "integer", 0,
+        "If > 0: train exactly this many updates (overrides num_train_epochs).", None),
+    FinetuneSetting("warmup_proportion", "float", 0.1,
+                    "Fraction of the updates with linear learning-rate warm-up.", None),
+    FinetuneSetting("seed", "integer", 12345,
+                    "Seed of initialisation, dropout and data shuffling.", None),
+    FinetuneSetting(
+        "doc_stride", "integer", 128,
+        "Inputs longer than one window are cut into overlapping windows that "
+        "advance by this many tokens; each token is scored in the window where "
+        "it has the most context.", (SPAN, TAGGING)),
+    FinetuneSetting(
+        "tag_scheme", "enum:bio,bioes", "bio",
+        "Tags of the files: bio (B-, I-, O) or bioes (adds E- for the last and "
+        "S- for single-character entities).", (TAGGING,)),
+    FinetuneSetting("max_query_length", "integer", 64, "Question tokens kept.", (SPAN,)),
+    FinetuneSetting("n_best_size", "integer", 20,
+                    "Candidate answers kept per question (nbest_predictions.json).",
+                    (SPAN,)),
+    FinetuneSetting("max_answer_length", "integer", 30, "Longest answer, in tokens.",
+                    (SPAN,)),
 ]
-_SETTING_DEFAULTS = dict((s[0], s[2]) for s in SETTINGS)
+# Fine-tuning keeps fewer checkpoints than pretraining: the best is copied aside.
+RUNTIME_DEFAULTS = {"keep_checkpoint_max": 3}
+
+
+def _with_defaults_of(family, rows):
+  """settings.Setting rows of `rows` (SETTINGS rows) with `family`'s defaults."""
+  return [settings.Setting(row.name, row.kind,
+                           row.default[family] if isinstance(row.default, dict)
+                           else row.default, row.help)
+          for row in rows]
 
 
 class FinetuneConfig(object):
-  """All settings of one run; unknown names are an error."""
+  """Every setting of one run: SETTINGS with `family`'s defaults, plus `runtime`.
 
-  def __init__(self, **kwargs):
-    unknown = sorted(set(kwargs) - set(_SETTING_DEFAULTS))
-    if unknown:
-      raise ValueError("unknown fine-tuning setting(s): %s" %
-                       ", ".join(unknown))
-    values = dict(_SETTING_DEFAULTS)
-    values.update(kwargs)
-    self.__dict__.update(values)
+  Unknown names are an error.  Settings of other families keep their defaults
+  (e.g. doc_stride for a classification run).
+  """
 
-  def as_dict(self):
-    return dict((name, getattr(self, name)) for name in _SETTING_DEFAULTS)
+  def __init__(self, family=None, runtime=None, **values):
+    settings.check_names(SETTINGS, values, "fine-tuning setting")
+    if family not in FAMILIES:
+      raise ValueError("family must be one of %s, got %r" %
+                       (", ".join(FAMILIES), family))
+    self.__dict__.update(settings.complete(_with_defaults_of(family, SETTINGS),
+                                           values, "fine-tuning setting"))
+    self.family = family
+    self.runtime = runtime if runtime is not None else settings.RuntimeConfig(
+        **RUNTIME_DEFAULTS)
 
 
 def settings_for(family):
-  return [s for s in SETTINGS if s[4] is None or family in s[4]]
+  """The rows of SETTINGS that `family`'s scripts have as flags."""
+  return [s for s in SETTINGS if s.families is None or family in s.families]
 
 
-def define_flags(flags_module, family, **defaults):
-  """Defines the flags of one family's script from SETTINGS.
+def define_flags(flag_values, family):
+  """Defines the flags of one family's script: its SETTINGS rows and the runtime ones.
 
-  `defaults` sets the script's own defaults (e.g. max_seq_length=512 for
-  CMRC). The flags are defined with allow_override, and a flag that another
-  module already defined is reused as it is: the scripts (and e.g.
-  run_pretraining.py) can then be imported together, as the tests do.
+  Called when the script starts, not at import, so the scripts (and e.g.
+  run_pretraining.py) can be imported together, each with its own defaults.
   """
-  fv = flags_module.FLAGS
-  tasks = [n for n, t in TASKS.items() if t.family == family]
-  for name, kind, default, help_text, _ in settings_for(family):
-    if name == "task_name":
-      help_text = "Task to run: %s." % ", ".join(tasks)
-    if name in fv:
-      continue
-    if kind.startswith("enum:"):
-      flags_module.DEFINE_enum(name, default, kind[5:].split(","), help_text,
-                               allow_override=True)
-    else:
-      getattr(flags_module, "DEFINE_" + kind)(name, default, help_text,
-                                              allow_override=True)
-  for name, value in defaults.items():
-    if fv.find_module_defining_flag(name) == __name__:
-      fv.set_default(name, value)
+  tasks = ", ".join(n for n, t in TASKS.items() if t.family == family)
+  table = [row._replace(help="Task to run: %s." % tasks) if row.name == "task_name"
+           else row for row in _with_defaults_of(family, settings_for(family))]
+  settings.define_flags(flag_values, table)
+  return settings.define_runtime_flags(flag_values, **RUNTIME_DEFAULTS)
 
 
 def config_from_flags(flag_values, family):
   """FinetuneConfig from the parsed flags of one family's script."""
-  return FinetuneConfig(**dict((s[0], flag_values[s[0]].value)
-                               for s in settings_for(family)))
+  values = dict((s.name, flag_values[s.name].value) for s in settings_for(family))
+  return FinetuneConfig(family, settings.runtime_from_flags(flag_values), **values)
 
 
 def _input_settings(config):
@@ -596,6 +582,9 @@ def _input_settings(config):
 
 
 def _check_config(task, config, bert_config):
+  if config.family != task.family:
+    raise ValueError("task %s is a %s task, the config is for %s" %
+                     (task.name, task.family, config.family))
   if not (config.do_train or config.do_eval or config.do_predict):
     raise ValueError("At least one of --do_train, --do_eval, --do_predict "
                      "must be set.")
@@ -609,8 +598,6 @@ def _check_config(task, config, bert_config):
          config.bert_config_file))
   if task.family in (SPAN, TAGGING) and config.doc_stride < 1:
     raise ValueError("--doc_stride must be positive")
-  if config.grad_accum_steps < 1:
-    raise ValueError("--grad_accum_steps must be at least 1")
 
 
 def _pad_records(records, batch_size):
@@ -645,25 +632,73 @@ class _SplitData(object):
     if is_training:
       # The TFRecord shuffle buffer is small; files are often sorted by label.
       random.Random(config.seed).shuffle(records)
-    elif config.use_tpu:
+    elif config.runtime.use_tpu:
       records = _pad_records(records, config.predict_batch_size)
     self.path = os.path.join(config.output_dir, "%s.tf_record" % split)
     self.num_records = estimator_utils.write_examples(self.path, records)
     self.spec = family.feature_spec(task, _input_settings(config), is_training)
 
 
-def _eval_split(task, config):
-  return config.eval_split or task.eval_split
+Splits = collections.namedtuple("Splits", ["train", "eval", "predict"])
 
 
-def _predict_split(task, config):
-  return config.predict_split or task.predict_split
+def read_splits(task, config, tokenizer):
+  """The splits the run needs, converted; writes output_dir/data_report.json.
+
+  Every split is read before training, so a missing or malformed file fails
+  first.  A split not needed is None.
+  """
+  report = collections.OrderedDict()
+  train = eval_data = predict_data = None
+  if config.do_train:
+    train = _SplitData(task, config, tokenizer, config.train_split, True, report)
+  if config.do_eval:
+    eval_data = _SplitData(task, config, tokenizer,
+                           config.eval_split or task.eval_split, False, report)
+  if config.do_predict:
+    split = config.predict_split or task.predict_split
+    if eval_data is not None and eval_data.split == split:
+      predict_data = eval_data
+    else:
+      predict_data = _SplitData(task, config, tokenizer, split, False, report)
+  with tf.gfile.GFile(os.path.join(config.output_dir, "data_report.json"),
+                      "w") as f:
+    f.write(json.dumps(report, indent=2) + "\n")
+  return Splits(train, eval_data, predict_data)
+
+
+TrainingSteps = collections.namedtuple("TrainingSteps", ["updates", "warmup"])
+
+
+def training_steps(config, train):
+  """Updates and warm-up updates: num_train_steps, or epochs over `train`."""
+  if train is None:
+    return TrainingSteps(0, 0)
+  updates = config.num_train_steps or max(1, int(
+      train.num_records / config.train_batch_size * config.num_train_epochs))
+  return TrainingSteps(updates, int(updates * config.warmup_proportion))
+
+
+def build_estimator(task, config, bert_config, init_checkpoint, steps):
+  runtime = config.runtime
+  model_fn = model_fn_builder(
+      task=task, bert_config=bert_config, init_checkpoint=init_checkpoint,
+      learning_rate=config.learning_rate, num_train_steps=steps.updates,
+      num_warmup_steps=steps.warmup, use_tpu=runtime.use_tpu,
+      use_one_hot_embeddings=runtime.use_tpu, optimizer_name=runtime.optimizer,
+      grad_accum_steps=runtime.grad_accum_steps, use_amp=runtime.use_amp,
+      seed=config.seed)
+  return estimator_utils.make_estimator(
+      model_fn, config.output_dir, runtime,
+      train_batch_size=config.train_batch_size,
+      predict_batch_size=config.predict_batch_size)
 
 
 def _predict(estimator, data, config, checkpoint_path):
   """Runs the model over a split: {unique_id: prediction dict}."""
   input_fn = estimator_utils.tfrecord_input_fn_builder(
-      [data.path], data.spec, is_training=False, drop_remainder=config.use_tpu)
+      [data.path], data.spec, is_training=False,
+      drop_remainder=config.runtime.use_tpu)
   outputs = {}
   for p in estimator.predict(input_fn, checkpoint_path=checkpoint_path,
                              yield_single_examples=True):
@@ -694,6 +729,78 @@ def _global_step(checkpoint_path):
   return int(tf.train.load_variable(checkpoint_path, "global_step"))
 
 
+def evaluate_checkpoint(task, estimator, data, config, keeper, checkpoint_path):
+  """Scores the eval split at a checkpoint: eval_results.txt, the best kept."""
+  metrics, out_dir = _score(task, estimator, data, config, checkpoint_path)
+  if metrics is None:
+    raise finetuning_data.DataError(
+        "task %s: the %s split has no labels, so --do_eval cannot score it"
+        % (task.name, data.split))
+  _write_results(os.path.join(config.output_dir, "eval_results.txt"), metrics,
+                 {"global_step": _global_step(checkpoint_path),
+                  "checkpoint": checkpoint_path or "none"})
+  if checkpoint_path:
+    keeper.update(metrics, checkpoint_path, out_dir)
+  return metrics
+
+
+def checkpoint_stops(updates, save_checkpoints_steps, evaluate):
+  """Global steps to train to, one after the other: each checkpoint when evaluating."""
+  if not evaluate:
+    return [updates]
+  return list(range(save_checkpoints_steps, updates, save_checkpoints_steps)) + [updates]
+
+
+def train_and_evaluate(task, estimator, splits, steps, config, keeper):
+  """Trains to steps.updates, scoring the eval split (if any) at every checkpoint.
+
+  Returns (train summary, metrics of the last evaluation or None); the train
+  summary is also written to output_dir/train_results.txt.
+  """
+  runtime = config.runtime
+  train = splits.train
+  tf.logging.info("***** Training %s: %d features, batch %d, %d updates "
+                  "(%d warm-up) *****", task.name, train.num_records,
+                  config.train_batch_size, steps.updates, steps.warmup)
+  input_fn = estimator_utils.tfrecord_input_fn_builder(
+      [train.path], train.spec, is_training=True, drop_remainder=True,
+      seed=config.seed)
+  hook = estimator_utils.ExamplesPerSecondHook(
+      config.train_batch_size, runtime.log_step_count_steps)
+  seconds = 0.0
+  metrics = None
+  first_step = _global_step(tf.train.latest_checkpoint(config.output_dir))
+  for stop in checkpoint_stops(steps.updates, runtime.save_checkpoints_steps,
+                               splits.eval is not None):
+    if stop <= first_step:
+      continue
+    start = time.time()
+    estimator.train(input_fn, max_steps=stop, hooks=[hook])
+    seconds += time.time() - start
+    if splits.eval is not None:
+      metrics = evaluate_checkpoint(task, estimator, splits.eval, config, keeper,
+                                    tf.train.latest_checkpoint(config.output_dir))
+  updates_done = max(0, steps.updates - first_step)
+  rates = [rate for _, rate in hook.history]
+  summary = collections.OrderedDict([
+      ("updates", updates_done), ("seconds", seconds),
+      ("examples_per_second",
+       sum(rates) / len(rates) if rates else
+       (updates_done * config.train_batch_size / seconds if seconds else 0.0))])
+  _write_results(os.path.join(config.output_dir, "train_results.txt"), summary)
+  return summary, metrics
+
+
+def predict_split(task, estimator, data, config, checkpoint):
+  """Writes the predict split's files; its metrics when it has labels, else None."""
+  metrics, _ = _score(task, estimator, data, config, checkpoint)
+  if metrics is not None:
+    _write_results(os.path.join(config.output_dir, "predict_results.txt"),
+                   metrics, {"checkpoint": checkpoint or "none",
+                             "split": data.split})
+  return metrics
+
+
 def run(task, config):
   """Fine-tunes, evaluates and/or predicts `task` as `config` says.
 
@@ -710,125 +817,32 @@ def run(task, config):
                                                 config.init_checkpoint)
   tokenizer = tokenization.FullTokenizer(config.vocab_file,
                                          config.do_lower_case)
-  family = FAMILY_IMPLS[task.family]
   tf.gfile.MakeDirs(config.output_dir)
   init_checkpoint = estimator_utils.resolve_checkpoint(config.init_checkpoint)
-  report = collections.OrderedDict()
+  splits = read_splits(task, config, tokenizer)
+  steps = training_steps(config, splits.train)
+  estimator = build_estimator(task, config, bert_config, init_checkpoint, steps)
+  keeper = BestCheckpointKeeper(config.output_dir,
+                                FAMILY_IMPLS[task.family].main_metric)
+
   summary = {}
-
-  # Read every split first: a missing or malformed file fails before training.
-  train = eval_data = predict_data = None
-  if config.do_train:
-    train = _SplitData(task, config, tokenizer, config.train_split, True,
-                       report)
-  if config.do_eval:
-    eval_data = _SplitData(task, config, tokenizer, _eval_split(task, config),
-                           False, report)
-  if config.do_predict:
-    split = _predict_split(task, config)
-    if eval_data is not None and eval_data.split == split:
-      predict_data = eval_data
-    else:
-      predict_data = _SplitData(task, config, tokenizer, split, False, report)
-  with tf.gfile.GFile(os.path.join(config.output_dir, "data_report.json"),
-                      "w") as f:
-    f.write(json.dumps(report, indent=2) + "\n")
-
-  num_train_steps = num_warmup_steps = 0
-  if train is not None:
-    num_train_steps = config.num_train_steps or max(1, int(
-        train.num_records / config.train_batch_size * config.num_train_epochs))
-    num_warmup_steps = int(num_train_steps * config.warmup_proportion)
-
-  model_fn = model_fn_builder(
-      task=task, bert_config=bert_config, init_checkpoint=init_checkpoint,
-      learning_rate=config.learning_rate, num_train_steps=num_train_steps,
-      num_warmup_steps=num_warmup_steps, use_tpu=config.use_tpu,
-      use_one_hot_embeddings=config.use_tpu, optimizer_name=config.optimizer,
-      grad_accum_steps=config.grad_accum_steps, use_amp=config.use_amp,
-      seed=config.seed)
-  estimator = estimator_utils.make_estimator(
-      model_fn=model_fn, output_dir=config.output_dir, use_tpu=config.use_tpu,
-      tpu_name=config.tpu_name, tpu_zone=config.tpu_zone,
-      gcp_project=config.gcp_project, master=config.master,
-      num_tpu_cores=config.num_tpu_cores,
-      iterations_per_loop=config.iterations_per_loop,
-      save_checkpoints_steps=config.save_checkpoints_steps,
-      keep_checkpoint_max=config.keep_checkpoint_max, use_xla=config.use_xla,
-      train_batch_size=config.train_batch_size,
-      predict_batch_size=config.predict_batch_size,
-      distribution=config.distribution, num_gpus=config.num_gpus,
-      log_step_count_steps=config.log_step_count_steps,
-      inter_op_threads=config.inter_op_threads,
-      intra_op_threads=config.intra_op_threads, use_amp=config.use_amp)
-  keeper = BestCheckpointKeeper(config.output_dir, family.main_metric)
-
-  def evaluate(checkpoint_path):
-    metrics, out_dir = _score(task, estimator, eval_data, config,
-                              checkpoint_path)
-    if metrics is None:
-      raise finetuning_data.DataError(
-          "task %s: the %s split has no labels, so --do_eval cannot score it"
-          % (task.name, eval_data.split))
-    step = _global_step(checkpoint_path)
-    _write_results(os.path.join(config.output_dir, "eval_results.txt"),
-                   metrics, {"global_step": step,
-                             "checkpoint": checkpoint_path or "none"})
-    if checkpoint_path:
-      keeper.update(metrics, checkpoint_path, out_dir)
+  metrics = None
+  if splits.train is not None:
+    summary["train"], metrics = train_and_evaluate(task, estimator, splits, steps,
+                                                   config, keeper)
+  elif splits.eval is not None:
+    metrics = evaluate_checkpoint(task, estimator, splits.eval, config, keeper,
+                                  tf.train.latest_checkpoint(config.output_dir))
+  if metrics is not None:
     summary["eval"] = metrics
-    return metrics
-
-  if train is not None:
-    tf.logging.info("***** Training %s: %d features, batch %d, %d updates "
-                    "(%d warm-up) *****", task.name, train.num_records,
-                    config.train_batch_size, num_train_steps,
-                    num_warmup_steps)
-    input_fn = estimator_utils.tfrecord_input_fn_builder(
-        [train.path], train.spec, is_training=True, drop_remainder=True,
-        seed=config.seed)
-    hook = estimator_utils.ExamplesPerSecondHook(
-        config.train_batch_size, config.log_step_count_steps)
-    # With --do_eval, stop at every checkpoint to score it (best kept).
-    stops = [num_train_steps]
-    if eval_data is not None:
-      stops = list(range(config.save_checkpoints_steps, num_train_steps,
-                         config.save_checkpoints_steps)) + [num_train_steps]
-    train_seconds = 0.0
-    first_step = _global_step(tf.train.latest_checkpoint(config.output_dir))
-    for stop in stops:
-      if stop <= first_step:
-        continue
-      start = time.time()
-      estimator.train(input_fn, max_steps=stop, hooks=[hook])
-      train_seconds += time.time() - start
-      if eval_data is not None:
-        evaluate(tf.train.latest_checkpoint(config.output_dir))
-    steps_done = max(0, num_train_steps - first_step)
-    rates = [rate for _, rate in hook.history]
-    summary["train"] = collections.OrderedDict([
-        ("updates", steps_done), ("seconds", train_seconds),
-        ("examples_per_second",
-         sum(rates) / len(rates) if rates else
-         (steps_done * config.train_batch_size / train_seconds
-          if train_seconds else 0.0))])
-    _write_results(os.path.join(config.output_dir, "train_results.txt"),
-                   summary["train"])
-  elif eval_data is not None:
-    evaluate(tf.train.latest_checkpoint(config.output_dir))
-
   if keeper.best_value is not None:
-    summary["best"] = {family.main_metric: keeper.best_value,
+    summary["best"] = {keeper.metric: keeper.best_value,
                        "checkpoint": keeper.best_checkpoint}
-
-  if predict_data is not None:
-    checkpoint = (keeper.best_checkpoint or
-                  tf.train.latest_checkpoint(config.output_dir))
-    metrics, _ = _score(task, estimator, predict_data, config, checkpoint)
+  if splits.predict is not None:
+    metrics = predict_split(task, estimator, splits.predict, config,
+                            keeper.best_checkpoint or
+                            tf.train.latest_checkpoint(config.output_dir))
     if metrics is not None:
-      _write_results(os.path.join(config.output_dir, "predict_results.txt"),
-                     metrics, {"checkpoint": checkpoint or "none",
-                               "split": predict_data.split})
       summary["predict"] = metrics
   return summary
 
@@ -840,3 +854,9 @@ def main_for_family(family, flag_values):
   if not config.task_name:
     raise ValueError("--task_name is required")
   return run(get_task(config.task_name, family), config)
+
+
+def run_script(family, main):
+  """A run_*.py's entry point: defines the family's flags, then absl runs `main`."""
+  define_flags(flags.FLAGS, family)
+  app.run(main)

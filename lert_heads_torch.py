@@ -11,7 +11,7 @@ described by `lert_heads_config.json`).  This module puts them together:
   for tag in model.predict_tags("哈工大位于冰城哈尔滨。", tokenizer):
       print(tag["token"], tag["pos"], tag["ner"], tag["dep"])
 
-As in LERT's pretraining (SPEC §2), every head is one linear layer applied to
+As in LERT's pretraining, every head is one linear layer applied to
 the output of the MLM head's shared transform (dense, activation, LayerNorm),
 so MLM and tags come from the same transformed vector of each token.  The
 heads were trained at masked positions; applied to an unmasked sentence they

@@ -4,11 +4,27 @@
 The public API follows google-research/bert's `modeling.py` (BertConfig,
 BertModel, get_assignment_map_from_checkpoint, get_shape_list, gelu,
 layer_norm, gather_indexes, ...), so existing BERT code and checkpoints work
-unchanged.  Variable names are the released checkpoint names (SPEC §2):
+unchanged.  Variable names are those of HFL's released LERT checkpoints,
+which are Google BERT's plus one dense layer per linguistic task:
 
   bert/embeddings/...            bert/encoder/layer_{i}/...   bert/pooler/dense/...
   cls/predictions/transform/...  cls/predictions/output_bias
   cls/predictions/output_{pos,ner,dep}_layer/{kernel,bias}
+
+Shapes in comments and docstrings use one letter per dimension, always with
+the same meaning:
+
+  B  batch size
+  S  sequence length; in attention F is the attending ("from") sequence and
+     T the attended ("to") sequence
+  N  number of attention heads
+  D  size of one attention head (H / N)
+  H  hidden size (config.hidden_size)
+  W  width of an input that need not be H
+  E  embedding size of a lookup table
+  V  vocabulary size
+  P  masked positions per sequence
+  C  classes of an output layer
 
 Depends on TensorFlow (through `tensorflow.compat.v1`, so the same file runs on
 TF 1.15 and TF 2.x in graph mode) and on `linguistics` for the head sizes.
@@ -17,16 +33,18 @@ TF 1.15 and TF 2.x in graph mode) and on `linguistics` for the head sizes.
 import copy
 import json
 import math
+import numbers
 import re
 
 import six
 import tensorflow.compat.v1 as tf
 
+import errors
 import linguistics
 
-# Fields of a bert_config.json / lert_config.json.  The architectural ones are
-# required; the pooler_* and directionality fields appear in Google's and HFL's
-# released configs but the model ignores them.
+# Fields of Google's bert_config.json / HFL's lert_config.json.  The
+# architectural ones are required; the pooler_* and directionality fields
+# appear in Google's and HFL's released configs but the model ignores them.
 _REQUIRED_CONFIG_FIELDS = (
     "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
     "intermediate_size", "hidden_act", "hidden_dropout_prob",
@@ -35,10 +53,32 @@ _REQUIRED_CONFIG_FIELDS = (
 _IGNORED_CONFIG_FIELDS = (
     "directionality", "pooler_fc_size", "pooler_num_attention_heads",
     "pooler_num_fc_layers", "pooler_size_per_head", "pooler_type")
+# Fields of a Hugging Face BERT config.json that would change the architecture,
+# with the only value this module builds.
+_HF_ARCHITECTURE_FIELDS = (
+    ("model_type", "bert"), ("position_embedding_type", "absolute"),
+    ("layer_norm_eps", 1e-12), ("is_decoder", False),
+    ("add_cross_attention", False), ("tie_word_embeddings", True))
+# Fields of a Hugging Face config.json that only PyTorch code or the hub uses.
+_HF_OTHER_FIELDS = (
+    "_name_or_path", "architectures", "bos_token_id", "classifier_dropout",
+    "eos_token_id", "finetuning_task", "gradient_checkpointing", "id2label",
+    "label2id", "output_past", "pad_token_id", "problem_type", "tokenizer_class",
+    "torch_dtype", "transformers_version", "use_cache")
+_KNOWN_CONFIG_FIELDS = frozenset(
+    _REQUIRED_CONFIG_FIELDS + _IGNORED_CONFIG_FIELDS + _HF_OTHER_FIELDS +
+    tuple(field for field, _ in _HF_ARCHITECTURE_FIELDS))
 
 
 class BertConfig(object):
-  """Configuration of a BERT/LERT encoder."""
+  """Configuration of a BERT/LERT encoder: a plain value object.
+
+  Any values construct (as with Google's BertConfig); `check_config`, which
+  BertModel calls, says which of them cannot build a model.
+  """
+
+  # Where the config came from, for messages: from_json_file sets the file.
+  source = "BertConfig"
 
   def __init__(self,
                vocab_size,
@@ -63,37 +103,55 @@ class BertConfig(object):
     self.max_position_embeddings = max_position_embeddings
     self.type_vocab_size = type_vocab_size
     self.initializer_range = initializer_range
-    if hidden_size % num_attention_heads:
-      raise ValueError("hidden_size %d is not a multiple of num_attention_heads %d"
-                       % (hidden_size, num_attention_heads))
 
   @classmethod
   def from_dict(cls, json_object, source="config"):
-    """Builds a config; unknown or missing fields raise an error naming them."""
-    known = set(_REQUIRED_CONFIG_FIELDS) | set(_IGNORED_CONFIG_FIELDS)
-    unknown = sorted(set(json_object) - known)
+    """Builds a config from the fields of a bert_config.json, lert_config.json
+    or Hugging Face config.json.
+
+    Fields that none of those has are named in a warning and ignored.
+
+    Raises:
+      errors.UserError: naming `source` and the field, when a required field
+        is missing or a Hugging Face field asks for an architecture this
+        module does not build.
+    """
     missing = [f for f in _REQUIRED_CONFIG_FIELDS if f not in json_object]
-    if unknown or missing:
-      problems = []
-      if missing:
-        problems.append("missing field(s) %s" % ", ".join(missing))
-      if unknown:
-        problems.append("unknown field(s) %s" % ", ".join(unknown))
-      raise ValueError("%s: %s (a BERT/LERT config needs exactly: %s)" % (
-          source, "; ".join(problems), ", ".join(_REQUIRED_CONFIG_FIELDS)))
+    unknown = sorted(set(json_object) - _KNOWN_CONFIG_FIELDS)
+    if missing:
+      problems = "missing field(s) %s" % ", ".join(missing)
+      if unknown:  # often the missing field, misspelt
+        problems += "; unknown field(s) %s" % ", ".join(unknown)
+      raise errors.UserError("%s: %s (a BERT/LERT config needs: %s)" % (
+          source, problems, ", ".join(_REQUIRED_CONFIG_FIELDS)))
+    if unknown:
+      tf.logging.warning(
+          "%s: unknown field(s) %s ignored (not a field of a BERT, LERT or "
+          "Hugging Face BERT config)", source, ", ".join(unknown))
+    for field, built in _HF_ARCHITECTURE_FIELDS:
+      if field in json_object and not _same_value(json_object[field], built):
+        raise errors.UserError("%s: %s is %r, but this model is built only with "
+                               "%r" % (source, field, json_object[field], built))
     config = cls(**{f: json_object[f] for f in _REQUIRED_CONFIG_FIELDS})
     config.ignored_fields = {f: json_object[f] for f in _IGNORED_CONFIG_FIELDS
                              if f in json_object}
+    config.source = source
     return config
 
   @classmethod
   def from_json_file(cls, json_file):
-    with tf.gfile.GFile(json_file, "r") as reader:
-      text = reader.read()
+    """Reads a config file (see from_dict); any problem names the file."""
+    try:
+      with tf.gfile.GFile(json_file, "r") as reader:
+        text = reader.read()
+    except tf.errors.NotFoundError:
+      raise errors.UserError("%s: no such config file" % json_file)
     try:
       data = json.loads(text)
     except ValueError as e:
-      raise ValueError("%s: not valid JSON (%s)" % (json_file, e))
+      raise errors.UserError("%s: not valid JSON (%s)" % (json_file, e))
+    if not isinstance(data, dict):
+      raise errors.UserError("%s: not a JSON object of config fields" % json_file)
     return cls.from_dict(data, source=json_file)
 
   def to_dict(self):
@@ -103,6 +161,69 @@ class BertConfig(object):
 
   def to_json_string(self):
     return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+def _same_value(value, expected):
+  if isinstance(expected, float):  # layer_norm_eps, written in many ways
+    return _is_real(value) and abs(value - expected) <= 1e-3 * expected
+  return value == expected
+
+
+def _is_real(value):
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_positive_int(value):
+  return (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+          and value > 0)
+
+
+def check_config(config, where, vocab_size=None):
+  """Checks that `config` can build a model; errors name `where` and the field.
+
+  Args:
+    config: BertConfig.
+    where: what the user gave the config as (a file name, a flag), for messages.
+    vocab_size: size of the vocabulary whose ids the model will read, if
+      known; the embedding table needs a row for each id.
+
+  Raises:
+    errors.UserError: a size that is not a positive integer, a hidden size
+      that the heads do not divide, a dropout outside [0, 1), a non-positive
+      initializer range, an unknown activation, or fewer embedding rows than
+      the vocabulary has tokens.
+  """
+  for field in ("vocab_size", "hidden_size", "num_hidden_layers",
+                "num_attention_heads", "intermediate_size",
+                "max_position_embeddings", "type_vocab_size"):
+    value = getattr(config, field)
+    if not _is_positive_int(value):
+      raise errors.UserError("%s: %s must be a positive integer, not %r" % (
+          where, field, value))
+  if config.hidden_size % config.num_attention_heads:
+    raise errors.UserError(
+        "%s: hidden_size %d is not a multiple of num_attention_heads %d" % (
+            where, config.hidden_size, config.num_attention_heads))
+  for field in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+    value = getattr(config, field)
+    if not _is_real(value) or not 0.0 <= value < 1.0:
+      raise errors.UserError("%s: %s must be a probability in [0, 1), not %r" % (
+          where, field, value))
+  if not _is_real(config.initializer_range) or config.initializer_range <= 0:
+    raise errors.UserError("%s: initializer_range must be a positive number, "
+                           "not %r" % (where, config.initializer_range))
+  try:
+    activation = get_activation(config.hidden_act)
+  except ValueError as e:
+    raise errors.UserError("%s: hidden_act: %s" % (where, e))
+  if activation is not None and not callable(activation):
+    raise errors.UserError("%s: hidden_act must be an activation name, not %r" % (
+        where, config.hidden_act))
+  if vocab_size is not None and config.vocab_size < vocab_size:
+    raise errors.UserError(
+        "%s: vocab_size %d is smaller than the vocabulary (%d tokens): ids from "
+        "%d on would have no embedding" % (where, config.vocab_size, vocab_size,
+                                           config.vocab_size))
 
 
 class BertModel(object):
@@ -122,16 +243,17 @@ class BertModel(object):
                token_type_ids=None,
                use_one_hot_embeddings=False,
                scope=None):
+    check_config(config, config.source)
     config = copy.deepcopy(config)
     if not is_training:
       config.hidden_dropout_prob = 0.0
       config.attention_probs_dropout_prob = 0.0
 
-    batch_size, seq_length = get_shape_list(input_ids, expected_rank=2)
+    assert_rank(input_ids, 2)
     if input_mask is None:
-      input_mask = tf.ones([batch_size, seq_length], dtype=tf.int32)
+      input_mask = tf.ones_like(input_ids, dtype=tf.int32)
     if token_type_ids is None:
-      token_type_ids = tf.zeros([batch_size, seq_length], dtype=tf.int32)
+      token_type_ids = tf.zeros_like(input_ids, dtype=tf.int32)
 
     with tf.variable_scope(scope, default_name="bert"):
       with tf.variable_scope("embeddings"):
@@ -244,7 +366,7 @@ def dense(input_tensor, units, activation=None, kernel_initializer=None,
   Written on tf.get_variable rather than tf.layers so that names and behaviour
   are identical on TF 1.15 and TF 2.x.  Accepts rank 2 or higher inputs.
   """
-  input_size = get_shape_list(input_tensor)[-1]
+  input_size = _static_width(input_tensor)
   with tf.variable_scope(name):
     kernel = tf.get_variable("kernel", [input_size, units],
                              initializer=kernel_initializer)
@@ -269,7 +391,7 @@ def layer_norm(input_tensor, name=None, epsilon=1e-12):
   epsilon 1e-12 as in BERT's checkpoints (and HF's layer_norm_eps).
   """
   with tf.variable_scope(name, default_name="LayerNorm"):
-    size = get_shape_list(input_tensor)[-1]
+    size = _static_width(input_tensor)
     gamma = tf.get_variable("gamma", [size], initializer=tf.ones_initializer())
     beta = tf.get_variable("beta", [size], initializer=tf.zeros_initializer())
     mean, variance = tf.nn.moments(input_tensor, axes=[-1], keep_dims=True)
@@ -318,7 +440,9 @@ def embedding_postprocessor(input_tensor,
                             max_position_embeddings=512,
                             dropout_prob=0.1):
   """Adds token-type and position embeddings, then LayerNorm and dropout."""
-  batch_size, seq_length, width = get_shape_list(input_tensor, expected_rank=3)
+  assert_rank(input_tensor, 3)
+  width = _static_width(input_tensor)
+  seq_length = _dim(input_tensor, 1)
   output = input_tensor
   if use_token_type:
     if token_type_ids is None:
@@ -330,7 +454,7 @@ def embedding_postprocessor(input_tensor,
     one_hot = tf.one_hot(tf.reshape(token_type_ids, [-1]),
                          depth=token_type_vocab_size)
     type_embeddings = tf.reshape(tf.matmul(one_hot, type_table),
-                                 [batch_size, seq_length, width])
+                                 [_dim(input_tensor, 0), seq_length, width])
     output += type_embeddings
   if use_position_embeddings:
     if isinstance(seq_length, int) and seq_length > max_position_embeddings:
@@ -339,7 +463,7 @@ def embedding_postprocessor(input_tensor,
     position_table = tf.get_variable(
         position_embedding_name, [max_position_embeddings, width],
         initializer=create_initializer(initializer_range))
-    positions = tf.slice(position_table, [0, 0], [seq_length, -1])  # [S, H]
+    positions = tf.slice(position_table, [0, 0], [seq_length, -1])  # [S, W]
     output += tf.expand_dims(positions, 0)
   return layer_norm_and_dropout(output, dropout_prob)
 
@@ -348,18 +472,17 @@ def embedding_postprocessor(input_tensor,
 
 
 def create_attention_mask_from_input_mask(from_tensor, to_mask):
-  """[B, F] (or [B, F, H]) and a [B, T] mask -> float mask [B, F, T]."""
-  from_shape = get_shape_list(from_tensor)
-  batch_size, from_length = from_shape[0], from_shape[1]
-  to_length = get_shape_list(to_mask, expected_rank=2)[1]
-  to_mask = tf.cast(tf.reshape(to_mask, [batch_size, 1, to_length]), tf.float32)
+  """[B, F] (or [B, F, W]) and a [B, T] mask -> float mask [B, F, T]."""
+  assert_rank(to_mask, 2)
+  to_mask = tf.cast(tf.expand_dims(to_mask, 1), tf.float32)  # [B, 1, T]
   # Every query position attends to the same keys, so broadcasting the key
   # mask over the query axis is all that is needed.
-  return tf.ones([batch_size, from_length, 1], tf.float32) * to_mask
+  return tf.broadcast_to(
+      to_mask, [_dim(from_tensor, 0), _dim(from_tensor, 1), _dim(to_mask, 2)])
 
 
 def _split_heads(tensor_2d, batch_size, seq_length, num_heads, head_size):
-  """[B*S, N*H] -> [B, N, S, H]."""
+  """[B*S, N*D] -> [B, N, S, D]."""
   tensor = tf.reshape(tensor_2d, [batch_size, seq_length, num_heads, head_size])
   return tf.transpose(tensor, [0, 2, 1, 3])
 
@@ -382,22 +505,22 @@ def attention_layer(from_tensor,
 
   Variables: query/, key/, value/ {kernel, bias}.  When the query and the
   key/value inputs are the same tensor (self-attention) the three projections
-  run as one [H, 3·N·H] matmul, which is markedly faster on CPUs; the variables
+  run as one [W, 3·N·D] matmul, which is markedly faster on CPUs; the variables
   stay separate so checkpoints keep BERT's names.
 
-  Returns [B*F, N*H] if do_return_2d_tensor else [B, F, N*H].
+  Returns [B*F, N*D] if do_return_2d_tensor else [B, F, N*D].
   """
-  from_shape = get_shape_list(from_tensor, expected_rank=[2, 3])
-  to_shape = get_shape_list(to_tensor, expected_rank=[2, 3])
-  if len(from_shape) == 3:
-    batch_size, from_seq_length = from_shape[0], from_shape[1]
-    to_seq_length = to_shape[1]
+  assert_rank(from_tensor, [2, 3])
+  assert_rank(to_tensor, [2, 3])
+  if from_tensor.shape.ndims == 3:
+    batch_size, from_seq_length = _dim(from_tensor, 0), _dim(from_tensor, 1)
+    to_seq_length = _dim(to_tensor, 1)
   elif batch_size is None or from_seq_length is None or to_seq_length is None:
     raise ValueError("With rank-2 inputs, batch_size, from_seq_length and "
                      "to_seq_length must be given.")
   from_2d = reshape_to_matrix(from_tensor)  # [B*F, W]
   to_2d = reshape_to_matrix(to_tensor)      # [B*T, W]
-  width = get_shape_list(from_2d)[-1]
+  width = _static_width(from_2d)
   projected = num_attention_heads * size_per_head
   initializer = create_initializer(initializer_range)
 
@@ -410,9 +533,10 @@ def attention_layer(from_tensor,
                                     initializer=tf.zeros_initializer()))
 
   if from_tensor is to_tensor:
-    fused = tf.matmul(from_2d, tf.concat(kernels, axis=1))  # [B*F, 3*N*H]
+    fused = tf.matmul(from_2d, tf.concat(kernels, axis=1))  # [B*F, 3*N*D]
     fused = tf.nn.bias_add(fused, tf.concat(biases, axis=0))
-    query, key, value = tf.split(fused, 3, axis=1)
+    # Explicit sizes: given a count, TF 1.15's split leaves a dangling Const.
+    query, key, value = tf.split(fused, [projected] * 3, axis=1)
   else:
     query = tf.nn.bias_add(tf.matmul(from_2d, kernels[0]), biases[0])
     key = tf.nn.bias_add(tf.matmul(to_2d, kernels[1]), biases[1])
@@ -425,13 +549,13 @@ def attention_layer(from_tensor,
     value = value_act(value)
 
   query = _split_heads(query, batch_size, from_seq_length,
-                       num_attention_heads, size_per_head)  # [B, N, F, H]
+                       num_attention_heads, size_per_head)  # [B, N, F, D]
   key = _split_heads(key, batch_size, to_seq_length,
-                     num_attention_heads, size_per_head)    # [B, N, T, H]
+                     num_attention_heads, size_per_head)    # [B, N, T, D]
   value = _split_heads(value, batch_size, to_seq_length,
-                       num_attention_heads, size_per_head)  # [B, N, T, H]
+                       num_attention_heads, size_per_head)  # [B, N, T, D]
 
-  # Scaling the query (F·H values) is cheaper than scaling the scores (F·T).
+  # Scaling the query (F·D values) is cheaper than scaling the scores (F·T).
   query *= 1.0 / math.sqrt(float(size_per_head))
   scores = tf.matmul(query, key, transpose_b=True)  # [B, N, F, T]
   if attention_mask is not None:
@@ -441,8 +565,8 @@ def attention_layer(from_tensor,
   probs = tf.nn.softmax(scores)
   probs = dropout(probs, attention_probs_dropout_prob)
 
-  context = tf.matmul(probs, value)               # [B, N, F, H]
-  context = tf.transpose(context, [0, 2, 1, 3])   # [B, F, N, H]
+  context = tf.matmul(probs, value)               # [B, N, F, D]
+  context = tf.transpose(context, [0, 2, 1, 3])   # [B, F, N, D]
   if do_return_2d_tensor:
     return tf.reshape(context, [batch_size * from_seq_length, projected])
   return tf.reshape(context, [batch_size, from_seq_length, projected])
@@ -463,7 +587,7 @@ def transformer_model(input_tensor,
 
   Returns the final layer [B, S, H], or a list of every layer's output.
   """
-  if hidden_size % num_attention_heads != 0:
+  if num_attention_heads <= 0 or hidden_size % num_attention_heads != 0:
     raise ValueError("hidden_size %d is not a multiple of num_attention_heads %d"
                      % (hidden_size, num_attention_heads))
   head_size = hidden_size // num_attention_heads
@@ -516,7 +640,7 @@ def transformer_model(input_tensor,
   return tf.reshape(outputs[-1], final_shape)
 
 
-# --- LERT's pretraining heads (SPEC §2) -------------------------------------------
+# --- LERT's pretraining heads ------------------------------------------------------
 
 
 def gather_indexes(sequence_tensor, positions):
@@ -575,7 +699,7 @@ def lert_pretraining_heads(bert_config, sequence_output, embedding_table,
 
 
 def masked_cross_entropy(logits, label_ids, label_weights):
-  """sum(w·CE) / (sum(w) + 1e-5) over the masked positions (SPEC §5).
+  """sum(w·CE) / (sum(w) + 1e-5) over the masked positions, as LERT computes it.
 
   Args:
     logits: [B*P, C]; label_ids, label_weights: [B, P].
@@ -586,13 +710,13 @@ def masked_cross_entropy(logits, label_ids, label_weights):
   label_ids = tf.reshape(tf.cast(label_ids, tf.int32), [-1])
   weights = tf.reshape(tf.cast(label_weights, tf.float32), [-1])
   per_position = -tf.reduce_sum(
-      log_probs * tf.one_hot(label_ids, depth=get_shape_list(logits)[-1]), axis=-1)
+      log_probs * tf.one_hot(label_ids, depth=_static_width(logits)), axis=-1)
   loss = tf.reduce_sum(weights * per_position) / (tf.reduce_sum(weights) + 1e-5)
   return loss, per_position, log_probs
 
 
 def lip_weights(global_step, end_steps):
-  """λ_t = clip(step / end_t, 0, 1) per task as float32 tensors (SPEC §5).
+  """LIP's task weights λ_t = clip(step / end_t, 0, 1) as float32 tensors.
 
   Args:
     global_step: an integer tensor.
@@ -660,6 +784,25 @@ def get_shape_list(tensor, expected_rank=None, name=None):
   for index in dynamic_indexes:
     shape[index] = dynamic[index]
   return shape
+
+
+def _dim(tensor, axis):
+  """One dimension: a Python int where static, else a scalar tensor.
+
+  Unlike get_shape_list, adds ops only for the dimension asked for, so that
+  no unused shape ops are left in the graph.
+  """
+  static = tensor.shape.as_list()[axis]
+  return static if static is not None else tf.shape(tensor)[axis]
+
+
+def _static_width(tensor):
+  """The last dimension, which variables' shapes need statically."""
+  width = tensor.shape.as_list()[-1]
+  if width is None:
+    raise ValueError("Tensor %s needs a static last dimension, has shape %s" %
+                     (tensor.name, tensor.shape))
+  return width
 
 
 def reshape_to_matrix(input_tensor):

@@ -10,7 +10,6 @@ file names in --data_dir. Metric: accuracy; predictions go to
     --output_dir=out --do_train --do_eval --learning_rate=2e-5
 """
 
-from absl import app
 from absl import flags
 
 import finetuning
@@ -44,15 +43,11 @@ for _task in [
 ]:
   finetuning.register_task(_task)
 
-finetuning.define_flags(flags, C, max_seq_length=128, learning_rate=2e-5,
-                        num_train_epochs=3.0)
-flags.adopt_module_key_flags(finetuning)  # --help lists them
-FLAGS = flags.FLAGS
 
-
-def main(_):
-  finetuning.main_for_family(C, FLAGS)
+def main(argv, flag_values=None):
+  del argv  # everything comes from the flags
+  finetuning.main_for_family(C, flag_values if flag_values is not None else flags.FLAGS)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  finetuning.run_script(C, main)

@@ -11,7 +11,6 @@ scores them with the CMRC 2018 metric (cmrc2018_evaluate.py: EM and F1).
     --learning_rate=3e-5 --train_batch_size=32 --num_train_epochs=2
 """
 
-from absl import app
 from absl import flags
 
 import finetuning
@@ -33,15 +32,11 @@ for _task in [
 ]:
   finetuning.register_task(_task)
 
-finetuning.define_flags(flags, S, max_seq_length=512, learning_rate=3e-5,
-                        num_train_epochs=2.0)
-flags.adopt_module_key_flags(finetuning)  # --help lists them
-FLAGS = flags.FLAGS
 
-
-def main(_):
-  finetuning.main_for_family(S, FLAGS)
+def main(argv, flag_values=None):
+  del argv  # everything comes from the flags
+  finetuning.main_for_family(S, flag_values if flag_values is not None else flags.FLAGS)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  finetuning.run_script(S, main)

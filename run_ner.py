@@ -13,7 +13,6 @@ input format.
     --output_dir=out --do_train --do_eval --max_seq_length=256
 """
 
-from absl import app
 from absl import flags
 
 import finetuning
@@ -32,15 +31,11 @@ for _task in [
 ]:
   finetuning.register_task(_task)
 
-finetuning.define_flags(flags, T, max_seq_length=256, learning_rate=3e-5,
-                        num_train_epochs=3.0)
-flags.adopt_module_key_flags(finetuning)  # --help lists them
-FLAGS = flags.FLAGS
 
-
-def main(_):
-  finetuning.main_for_family(T, FLAGS)
+def main(argv, flag_values=None):
+  del argv  # everything comes from the flags
+  finetuning.main_for_family(T, flag_values if flag_values is not None else flags.FLAGS)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  finetuning.run_script(T, main)

@@ -29,78 +29,82 @@ import linguistics
 import modeling
 import optimization
 import pretraining_data
+import settings
 import tokenization
 
-FLAGS = flags.FLAGS
+Setting = settings.Setting
 
-# Flags of the released run.pretrain.sh (names and meanings unchanged).
-flags.DEFINE_string("bert_config_file", None, "Model config JSON (lert_config.json).")
-flags.DEFINE_string("input_file", None,
-                    "Comma-separated globs of TFRecords from create_pretraining_data.py.")
-flags.DEFINE_string("output_dir", None, "Where checkpoints and results are written.")
-flags.DEFINE_string("init_checkpoint", None,
-                    "Warm start from a LERT or BERT-family checkpoint (prefix or dir).")
-flags.DEFINE_integer("max_seq_length", 512, "Sequence length of the data.")
-flags.DEFINE_integer("max_predictions_per_seq", 75, "Masked positions per sequence.")
-flags.DEFINE_bool("do_train", False, "Train.")
-flags.DEFINE_bool("do_eval", False, "Evaluate every head on the input files.")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case text when predicting.")
-flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
-flags.DEFINE_integer("eval_batch_size", 8, "Global evaluation batch size.")
-flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate.")
-flags.DEFINE_integer("num_train_steps", 100000, "Optimizer updates to train for.")
-flags.DEFINE_integer("num_warmup_steps", 10000, "Linear warm-up updates.")
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every N updates.")
-flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per TPU loop.")
-flags.DEFINE_integer("max_eval_steps", 100, "Maximum evaluation batches.")
-flags.DEFINE_bool("use_tpu", False, "Run on a TPU.")
-flags.DEFINE_string("tpu_name", None, "Cloud TPU name or grpc address.")
-flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
-flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
-flags.DEFINE_string("master", None, "TensorFlow master URL.")
-flags.DEFINE_integer("num_tpu_cores", 8, "TPU cores (8 for a v3-8).")
+# Every pretraining setting but the runtime ones (settings.RUNTIME_SETTINGS).
+SETTINGS = (
+    # Flags of the released run.pretrain.sh (names and meanings unchanged).
+    Setting("bert_config_file", "string", None, "Model config JSON (lert_config.json)."),
+    Setting("input_file", "string", None,
+            "Comma-separated globs of TFRecords from create_pretraining_data.py."),
+    Setting("output_dir", "string", None, "Where checkpoints and results are written."),
+    Setting("init_checkpoint", "string", None,
+            "Warm start from a LERT or BERT-family checkpoint (prefix or dir)."),
+    Setting("max_seq_length", "integer", 512, "Sequence length of the data."),
+    Setting("max_predictions_per_seq", "integer", 75, "Masked positions per sequence."),
+    Setting("do_train", "bool", False, "Train."),
+    Setting("do_eval", "bool", False, "Evaluate every head on the input files."),
+    Setting("do_lower_case", "bool", True, "Lower-case text when predicting."),
+    Setting("train_batch_size", "integer", 32, "Global training batch size."),
+    Setting("eval_batch_size", "integer", 8, "Global evaluation batch size."),
+    Setting("learning_rate", "float", 1e-4, "Peak learning rate."),
+    Setting("num_train_steps", "integer", 100000, "Optimizer updates to train for."),
+    Setting("num_warmup_steps", "integer", 10000, "Linear warm-up updates."),
+    Setting("max_eval_steps", "integer", 100, "Maximum evaluation batches."),
+    # New flags.
+    Setting("linguistic_tasks", "list", list(linguistics.TASKS),
+            "Linguistic heads to train (empty: MLM only). Tasks the data's "
+            "sidecar marks unlabelled are switched off whatever this says."),
+    Setting("data_sidecar", "string", None,
+            "Sidecar JSON of the data (default: found beside the input files)."),
+) + tuple(
+    # --pos_end_step, --ner_end_step, --dep_end_step
+    Setting("%s_end_step" % task, "integer", linguistics.PAPER_LIP_END_STEPS[task],
+            "LIP: step at which the %s loss reaches full weight (0: from step 0)." %
+            task.upper()) for task in linguistics.TASKS
+) + (
+    Setting("do_predict", "bool", False,
+            "Predict MLM top-k and POS/NER/DEP tags at masked positions."),
+    Setting("predict_input_file", "string", None,
+            "Text file: one sentence per line, with [MASK] where to predict "
+            "(or plain sentences with --mask_each_word)."),
+    Setting("predict_output_file", "string", None,
+            "JSONL output (default: output_dir/predictions.jsonl)."),
+    Setting("mask_each_word", "bool", False,
+            "Predict for plain sentences by masking each word in turn."),
+    Setting("vocab_file", "string",
+            os.path.join(os.path.dirname(os.path.abspath(__file__)), "vocab.txt"),
+            "Vocabulary for predict."),
+    Setting("predict_batch_size", "integer", 8, "Prediction batch size."),
+    Setting("top_k", "integer", 5, "MLM candidates per masked position in predictions."),
+)
 
-# New flags.
-flags.DEFINE_integer("pos_end_step", linguistics.PAPER_LIP_END_STEPS["pos"],
-                     "LIP: step at which the POS loss reaches full weight (0: from step 0).")
-flags.DEFINE_integer("ner_end_step", linguistics.PAPER_LIP_END_STEPS["ner"],
-                     "LIP: step at which the NER loss reaches full weight (0: from step 0).")
-flags.DEFINE_integer("dep_end_step", linguistics.PAPER_LIP_END_STEPS["dep"],
-                     "LIP: step at which the DEP loss reaches full weight (0: from step 0).")
-flags.DEFINE_list("linguistic_tasks", list(linguistics.TASKS),
-                  "Linguistic heads to train (empty: MLM only). Tasks the data's "
-                  "sidecar marks unlabelled are switched off whatever this says.")
-flags.DEFINE_string("data_sidecar", None,
-                    "Sidecar JSON of the data (default: found beside the input files).")
-flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Optimizer.")
-flags.DEFINE_integer("grad_accum_steps", 1,
-                     "Micro-batches accumulated per update (train_batch_size is per micro-batch).")
-flags.DEFINE_bool("use_xla", False, "XLA auto-clustering (jit).")
-flags.DEFINE_bool("use_amp", False,
-                  "Mixed precision: float16 with dynamic loss scaling on GPUs; "
-                  "bfloat16 through oneDNN on CPUs (TF 2.9+).")
-flags.DEFINE_enum("distribution", "none", list(estimator_utils.DISTRIBUTIONS),
-                  "tf.distribute strategy for several GPUs (mirrored) or machines "
-                  "(multi_worker, cluster from TF_CONFIG).")
-flags.DEFINE_integer("num_gpus", 0, "GPUs for distribution=mirrored (0: all visible).")
-flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept.")
-flags.DEFINE_integer("inter_op_threads", None,
-                     "Ops run side by side (default: 1 without a GPU, else TF's choice).")
-flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0: all cores).")
-flags.DEFINE_integer("log_step_count_steps", 100, "Log loss and examples/s every N steps.")
-flags.DEFINE_bool("do_predict", False,
-                  "Predict MLM top-k and POS/NER/DEP tags at masked positions.")
-flags.DEFINE_string("predict_input_file", None,
-                    "Text file: one sentence per line, with [MASK] where to predict "
-                    "(or plain sentences with --mask_each_word).")
-flags.DEFINE_string("predict_output_file", None,
-                    "JSONL output (default: output_dir/predictions.jsonl).")
-flags.DEFINE_bool("mask_each_word", False,
-                  "Predict for plain sentences by masking each word in turn.")
-flags.DEFINE_string("vocab_file", os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                               "vocab.txt"), "Vocabulary for predict.")
-flags.DEFINE_integer("predict_batch_size", 8, "Prediction batch size.")
-flags.DEFINE_integer("top_k", 5, "MLM candidates per masked position in predictions.")
+
+class PretrainingConfig(object):
+  """Every setting of one run (SETTINGS) as attributes, plus `runtime`."""
+
+  def __init__(self, runtime=None, **values):
+    self.__dict__.update(settings.complete(SETTINGS, values, "pretraining setting"))
+    self.runtime = runtime if runtime is not None else settings.RuntimeConfig()
+
+
+def define_flags(flag_values=None):
+  """Defines this script's flags (on absl's global FLAGS unless given others).
+
+  Not done at import, so other scripts can import this module without their
+  flags colliding.
+  """
+  flag_values = flag_values if flag_values is not None else flags.FLAGS
+  settings.define_flags(flag_values, SETTINGS)
+  return settings.define_runtime_flags(flag_values)
+
+
+def config_from_flags(flag_values):
+  return PretrainingConfig(settings.runtime_from_flags(flag_values),
+                           **settings.read_flags(flag_values, SETTINGS))
 
 
 def lip_end_steps_from(pos_end_step, ner_end_step, dep_end_step):
@@ -122,10 +126,10 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
 
   def model_fn(features, labels, mode, params):
     del labels, params
-    is_training = mode == tf.estimator.ModeKeys.TRAIN
+    is_training = mode == estimator_utils.ModeKeys.TRAIN
     model = estimator_utils.bert_from_features(bert_config, features, is_training,
                                                use_one_hot_embeddings)
-    predict = mode == tf.estimator.ModeKeys.PREDICT
+    predict = mode == estimator_utils.ModeKeys.PREDICT
     heads = linguistics.TASKS if predict else active_tasks
     logits = modeling.lert_pretraining_heads(
         bert_config, model.get_sequence_output(), model.get_embedding_table(),
@@ -136,7 +140,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
                                                          tvars)
 
     if predict:
-      return tf.estimator.tpu.TPUEstimatorSpec(
+      return estimator_utils.ModelSpec(
           mode=mode, predictions=prediction_tensors(logits, features, top_k),
           scaffold_fn=scaffold_fn)
 
@@ -167,7 +171,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
         scalars["loss/%s" % head] = value
       for task, value in lambdas.items():
         scalars["lambda/%s" % task] = value
-      return tf.estimator.tpu.TPUEstimatorSpec(
+      return estimator_utils.ModelSpec(
           mode=mode, loss=total_loss, train_op=train_op,
           host_call=estimator_utils.scalar_host_call(output_dir, scalars, global_step),
           scaffold_fn=scaffold_fn)
@@ -191,7 +195,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
     metric_tensors = [weights]
     for head in metric_heads:
       metric_tensors += [per_position[head], log_probs[head], label_ids[head]]
-    return tf.estimator.tpu.TPUEstimatorSpec(
+    return estimator_utils.ModelSpec(
         mode=mode, loss=total_loss, eval_metrics=(metric_fn, metric_tensors),
         scaffold_fn=scaffold_fn)
 
@@ -244,141 +248,149 @@ def resolve_active_tasks(requested, sidecar):
   return active, off
 
 
-def main(_):
-  tf.logging.set_verbosity(tf.logging.INFO)
-  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
+def check_config(config):
+  """The model config, once the settings are known to make a run."""
+  if not (config.do_train or config.do_eval or config.do_predict):
     raise ValueError("At least one of --do_train, --do_eval, --do_predict must be set.")
   for name in ("bert_config_file", "output_dir"):
-    if not getattr(FLAGS, name):
+    if not getattr(config, name):
       raise ValueError("--%s is required" % name)
-  if (FLAGS.do_train or FLAGS.do_eval) and not FLAGS.input_file:
+  if (config.do_train or config.do_eval) and not config.input_file:
     raise ValueError("--input_file is required for --do_train / --do_eval")
-  bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
-  if FLAGS.max_seq_length > bert_config.max_position_embeddings:
+  bert_config = modeling.BertConfig.from_json_file(config.bert_config_file)
+  if config.max_seq_length > bert_config.max_position_embeddings:
     raise ValueError("--max_seq_length %d exceeds max_position_embeddings %d of %s" % (
-        FLAGS.max_seq_length, bert_config.max_position_embeddings,
-        FLAGS.bert_config_file))
-  if FLAGS.grad_accum_steps < 1:
-    raise ValueError("--grad_accum_steps must be at least 1")
-  if FLAGS.grad_accum_steps > 1 and FLAGS.distribution != "none":
-    # The accumulators live outside the strategy's replica aggregation.
-    raise ValueError("--grad_accum_steps > 1 is not supported with --distribution=%s; "
-                     "raise train_batch_size across replicas instead" % FLAGS.distribution)
-  tf.gfile.MakeDirs(FLAGS.output_dir)
+        config.max_seq_length, bert_config.max_position_embeddings,
+        config.bert_config_file))
+  return bert_config
 
-  init_checkpoint = estimator_utils.resolve_checkpoint(FLAGS.init_checkpoint)
-  tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, init_checkpoint)
-  if init_checkpoint and tf.train.latest_checkpoint(FLAGS.output_dir):
+
+def resolve_init_checkpoint(config):
+  """The checkpoint to warm-start from, or None; logs when a resume wins."""
+  init_checkpoint = estimator_utils.resolve_checkpoint(config.init_checkpoint)
+  tokenization.validate_case_matches_checkpoint(config.do_lower_case, init_checkpoint)
+  if init_checkpoint and tf.train.latest_checkpoint(config.output_dir):
     tf.logging.info("Resuming from %s; --init_checkpoint %s is ignored.",
-                    tf.train.latest_checkpoint(FLAGS.output_dir), init_checkpoint)
+                    tf.train.latest_checkpoint(config.output_dir), init_checkpoint)
+  return init_checkpoint
 
-  input_files, sidecar = [], None
-  if FLAGS.input_file:
-    input_files = estimator_utils.expand_input_files(FLAGS.input_file)
-    sidecar = pretraining_data.load_sidecar(input_files, FLAGS.data_sidecar)
-    pretraining_data.check_sidecar(sidecar, FLAGS.max_seq_length,
-                                   FLAGS.max_predictions_per_seq)
-  lip_end_steps = lip_end_steps_from(FLAGS.pos_end_step, FLAGS.ner_end_step,
-                                     FLAGS.dep_end_step)
-  active_tasks, off_tasks = list(linguistics.TASKS), {}
-  if FLAGS.do_train or FLAGS.do_eval:
-    active_tasks, off_tasks = resolve_active_tasks(FLAGS.linguistic_tasks, sidecar)
-    tf.logging.info("LIP end steps: %s; active heads: %s", lip_end_steps,
-                    ", ".join(active_tasks) or "none (MLM only)")
 
+def read_inputs(config):
+  """(input files, sidecar or None), the sidecar checked against the lengths."""
+  if not config.input_file:
+    return [], None
+  input_files = estimator_utils.expand_input_files(config.input_file)
+  sidecar = pretraining_data.load_sidecar(input_files, config.data_sidecar)
+  pretraining_data.check_sidecar(sidecar, config.max_seq_length,
+                                 config.max_predictions_per_seq)
+  return input_files, sidecar
+
+
+def build_estimator(config, bert_config, init_checkpoint, active_tasks, lip_end_steps):
+  runtime = config.runtime
   model_fn = model_fn_builder(
       bert_config=bert_config,
       init_checkpoint=init_checkpoint,
-      learning_rate=FLAGS.learning_rate,
-      num_train_steps=FLAGS.num_train_steps,
-      num_warmup_steps=FLAGS.num_warmup_steps,
-      use_tpu=FLAGS.use_tpu,
-      use_one_hot_embeddings=FLAGS.use_tpu,
+      learning_rate=config.learning_rate,
+      num_train_steps=config.num_train_steps,
+      num_warmup_steps=config.num_warmup_steps,
+      use_tpu=runtime.use_tpu,
+      use_one_hot_embeddings=runtime.use_tpu,
       active_tasks=active_tasks,
       lip_end_steps=lip_end_steps,
-      output_dir=FLAGS.output_dir,
-      optimizer_name=FLAGS.optimizer,
-      grad_accum_steps=FLAGS.grad_accum_steps,
-      use_amp=FLAGS.use_amp,
-      top_k=FLAGS.top_k)
-  estimator = estimator_utils.make_estimator(
-      model_fn=model_fn,
-      output_dir=FLAGS.output_dir,
-      use_tpu=FLAGS.use_tpu,
-      tpu_name=FLAGS.tpu_name,
-      tpu_zone=FLAGS.tpu_zone,
-      gcp_project=FLAGS.gcp_project,
-      master=FLAGS.master,
-      num_tpu_cores=FLAGS.num_tpu_cores,
-      iterations_per_loop=FLAGS.iterations_per_loop,
-      save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-      keep_checkpoint_max=FLAGS.keep_checkpoint_max,
-      use_xla=FLAGS.use_xla,
-      train_batch_size=FLAGS.train_batch_size,
-      eval_batch_size=FLAGS.eval_batch_size,
-      predict_batch_size=FLAGS.predict_batch_size,
-      distribution=FLAGS.distribution,
-      num_gpus=FLAGS.num_gpus,
-      log_step_count_steps=FLAGS.log_step_count_steps,
-      inter_op_threads=FLAGS.inter_op_threads,
-      intra_op_threads=FLAGS.intra_op_threads,
-      use_amp=FLAGS.use_amp)
-
-  name_to_features = pretraining_data.feature_spec(FLAGS.max_seq_length,
-                                                   FLAGS.max_predictions_per_seq)
-  if FLAGS.do_train:
-    train_input_fn = estimator_utils.tfrecord_input_fn_builder(
-        input_files, name_to_features, is_training=True, drop_remainder=True)
-    hooks = [estimator_utils.ExamplesPerSecondHook(
-        FLAGS.train_batch_size, FLAGS.log_step_count_steps, FLAGS.output_dir)]
-    # The global step counts optimizer updates, also under gradient
-    # accumulation, so max_steps and save_checkpoints_steps count updates.
-    tf.logging.info("***** Training: batch %d x %d micro-batch(es), %d updates *****",
-                    FLAGS.train_batch_size, FLAGS.grad_accum_steps,
-                    FLAGS.num_train_steps)
-    if FLAGS.distribution == "multi_worker":
-      # Multi-worker Estimator training runs through train_and_evaluate.
-      tf.estimator.train_and_evaluate(
-          estimator,
-          tf.estimator.TrainSpec(train_input_fn, max_steps=FLAGS.num_train_steps,
-                                 hooks=hooks),
-          tf.estimator.EvalSpec(train_input_fn, steps=1, throttle_secs=10 ** 9))
-    else:
-      estimator.train(input_fn=train_input_fn,
-                      max_steps=FLAGS.num_train_steps, hooks=hooks)
-
-  if FLAGS.do_eval:
-    eval_input_fn = estimator_utils.tfrecord_input_fn_builder(
-        input_files, name_to_features, is_training=False, drop_remainder=True)
-    result = estimator.evaluate(input_fn=eval_input_fn, steps=FLAGS.max_eval_steps)
-    for task, why in off_tasks.items():
-      result["%s_head" % task] = "off (%s)" % why
-    output_eval_file = os.path.join(FLAGS.output_dir, "eval_results.txt")
-    estimator_utils.write_results(output_eval_file, result)
-    tf.logging.info("***** Eval results (%s) *****", output_eval_file)
-    for key in sorted(result):
-      tf.logging.info("  %s = %s", key, result[key])
-
-  if FLAGS.do_predict:
-    run_predict(estimator, bert_config)
+      output_dir=config.output_dir,
+      optimizer_name=runtime.optimizer,
+      grad_accum_steps=runtime.grad_accum_steps,
+      use_amp=runtime.use_amp,
+      top_k=config.top_k)
+  return estimator_utils.make_estimator(
+      model_fn, config.output_dir, runtime,
+      train_batch_size=config.train_batch_size,
+      eval_batch_size=config.eval_batch_size,
+      predict_batch_size=config.predict_batch_size)
 
 
-def run_predict(estimator, bert_config):
+def train(estimator, config, input_files):
+  """Trains for num_train_steps updates (the global step counts updates)."""
+  runtime = config.runtime
+  input_fn = estimator_utils.tfrecord_input_fn_builder(
+      input_files, _feature_spec(config), is_training=True, drop_remainder=True)
+  hooks = [estimator_utils.ExamplesPerSecondHook(
+      config.train_batch_size, runtime.log_step_count_steps, config.output_dir)]
+  # Under gradient accumulation too, so max_steps and save_checkpoints_steps
+  # count updates.
+  tf.logging.info("***** Training: batch %d x %d micro-batch(es), %d updates *****",
+                  config.train_batch_size, runtime.grad_accum_steps,
+                  config.num_train_steps)
+  if runtime.distribution == "multi_worker":
+    # Multi-worker Estimator training runs through train_and_evaluate.
+    tf.estimator.train_and_evaluate(
+        estimator,
+        tf.estimator.TrainSpec(input_fn, max_steps=config.num_train_steps,
+                               hooks=hooks),
+        tf.estimator.EvalSpec(input_fn, steps=1, throttle_secs=10 ** 9))
+  else:
+    estimator.train(input_fn=input_fn, max_steps=config.num_train_steps, hooks=hooks)
+
+
+def evaluate(estimator, config, input_files, off_tasks):
+  """Writes every active head's loss and accuracy to output_dir/eval_results.txt."""
+  input_fn = estimator_utils.tfrecord_input_fn_builder(
+      input_files, _feature_spec(config), is_training=False, drop_remainder=True)
+  result = estimator.evaluate(input_fn=input_fn, steps=config.max_eval_steps)
+  for task, why in off_tasks.items():
+    result["%s_head" % task] = "off (%s)" % why
+  output_eval_file = os.path.join(config.output_dir, "eval_results.txt")
+  estimator_utils.write_results(output_eval_file, result)
+  tf.logging.info("***** Eval results (%s) *****", output_eval_file)
+  for key in sorted(result):
+    tf.logging.info("  %s = %s", key, result[key])
+
+
+def _feature_spec(config):
+  return pretraining_data.feature_spec(config.max_seq_length,
+                                       config.max_predictions_per_seq)
+
+
+def run(config):
+  """Trains, evaluates and/or predicts as `config` (a PretrainingConfig) says."""
+  bert_config = check_config(config)
+  tf.gfile.MakeDirs(config.output_dir)
+  init_checkpoint = resolve_init_checkpoint(config)
+  input_files, sidecar = read_inputs(config)
+  lip_end_steps = lip_end_steps_from(config.pos_end_step, config.ner_end_step,
+                                     config.dep_end_step)
+  active_tasks, off_tasks = list(linguistics.TASKS), {}
+  if config.do_train or config.do_eval:
+    active_tasks, off_tasks = resolve_active_tasks(config.linguistic_tasks, sidecar)
+    tf.logging.info("LIP end steps: %s; active heads: %s", lip_end_steps,
+                    ", ".join(active_tasks) or "none (MLM only)")
+  estimator = build_estimator(config, bert_config, init_checkpoint, active_tasks,
+                              lip_end_steps)
+  if config.do_train:
+    train(estimator, config, input_files)
+  if config.do_eval:
+    evaluate(estimator, config, input_files, off_tasks)
+  if config.do_predict:
+    run_predict(estimator, bert_config, config)
+
+
+def run_predict(estimator, bert_config, config):
   """Writes MLM top-k and POS/NER/DEP tags at the masked positions as JSONL."""
-  if not FLAGS.predict_input_file:
+  if not config.predict_input_file:
     raise ValueError("--do_predict needs --predict_input_file")
-  tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, FLAGS.do_lower_case)
+  tokenizer = tokenization.FullTokenizer(config.vocab_file, config.do_lower_case)
   if len(tokenizer.vocab) != bert_config.vocab_size:
     raise ValueError("%s has %d tokens but the config's vocab_size is %d" % (
-        FLAGS.vocab_file, len(tokenizer.vocab), bert_config.vocab_size))
+        config.vocab_file, len(tokenizer.vocab), bert_config.vocab_size))
   instances = pretraining_data.read_prediction_instances(
-      FLAGS.predict_input_file, tokenizer, FLAGS.max_seq_length,
-      FLAGS.max_predictions_per_seq, FLAGS.mask_each_word)
+      config.predict_input_file, tokenizer, config.max_seq_length,
+      config.max_predictions_per_seq, config.mask_each_word)
   input_fn = pretraining_data.prediction_input_fn_builder(
-      instances, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq,
-      pad_to_multiple=FLAGS.predict_batch_size if FLAGS.use_tpu else 1)
-  output_file = FLAGS.predict_output_file or os.path.join(FLAGS.output_dir,
-                                                          "predictions.jsonl")
+      instances, config.max_seq_length, config.max_predictions_per_seq,
+      pad_to_multiple=config.predict_batch_size if config.runtime.use_tpu else 1)
+  output_file = config.predict_output_file or os.path.join(config.output_dir,
+                                                           "predictions.jsonl")
   written = 0
   with tf.gfile.GFile(output_file, "w") as writer:
     for instance, result in zip(instances, estimator.predict(input_fn=input_fn,
@@ -389,5 +401,12 @@ def run_predict(estimator, bert_config):
   tf.logging.info("Wrote %d predictions to %s", written, output_file)
 
 
+def main(argv, flag_values=None):
+  del argv  # everything comes from the flags
+  tf.logging.set_verbosity(tf.logging.INFO)
+  run(config_from_flags(flag_values if flag_values is not None else flags.FLAGS))
+
+
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -28,6 +28,7 @@ import linguistics  # noqa: E402
 import modeling  # noqa: E402
 import pretraining_data  # noqa: E402
 import run_pretraining  # noqa: E402
+import settings  # noqa: E402
 
 
 def synthetic_examples(count, seq_length, predictions, seed=0):
@@ -72,10 +73,12 @@ def run(config, data_file, seq_length, predictions, batch_size, steps, warmup_st
       use_one_hot_embeddings=False, active_tasks=tasks,
       lip_end_steps=dict(linguistics.PAPER_LIP_END_STEPS), output_dir=output_dir,
       use_amp=use_amp)
+  runtime = settings.RuntimeConfig(use_xla=use_xla, use_amp=use_amp,
+                                   save_checkpoints_steps=10 ** 7,
+                                   log_step_count_steps=10 ** 6)
   estimator = estimator_utils.make_estimator(
-      model_fn, output_dir, use_xla=use_xla, train_batch_size=batch_size,
-      save_checkpoints_steps=10 ** 7, log_step_count_steps=10 ** 6,
-      save_summary_steps=10 ** 6, use_amp=use_amp)
+      model_fn, output_dir, runtime, train_batch_size=batch_size,
+      save_summary_steps=10 ** 6)
   input_fn = estimator_utils.tfrecord_input_fn_builder(
       [data_file], pretraining_data.feature_spec(seq_length, predictions),
       is_training=True, drop_remainder=True)

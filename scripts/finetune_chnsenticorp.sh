@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tunes chnsenticorp with HFL's lr 2e-5 (SPEC 9). Length 256 (reviews are long), batch 32, 3 epochs: this project's choice (not in SPEC).
+# Fine-tunes chnsenticorp with HFL's published lr 2e-5. Length 256 (reviews are long), batch 32, 3 epochs: this project's choice (HFL published no other values).
 # Usage: scripts/finetune_chnsenticorp.sh --init_checkpoint PATH --data_dir DIR --output_dir DIR [flags...]
 RUNNER=run_classifier.py
 TASK=chnsenticorp

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tunes cmrc2018 with HFL's CMRC 2018 baseline settings (SPEC 9): lr 3e-5, batch 32, 2 epochs, length 512, doc_stride 128, 10% warm-up.
+# Fine-tunes cmrc2018 with the CMRC 2018 baseline settings HFL published: lr 3e-5, batch 32, 2 epochs, length 512, doc_stride 128, 10% warm-up.
 # Usage: scripts/finetune_cmrc2018.sh --init_checkpoint PATH --data_dir DIR --output_dir DIR [flags...]
 RUNNER=run_cmrc2018.py
 TASK=cmrc2018
@@ -8,11 +8,8 @@ HPARAMS=(
   --learning_rate=3e-5
   --max_seq_length=512
   --doc_stride=128
-  --max_query_length=64
   --train_batch_size=32
   --num_train_epochs=2
   --warmup_proportion=0.1
-  --n_best_size=20
-  --max_answer_length=30
 )
 source "$(dirname "${BASH_SOURCE[0]}")/finetune_common.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tunes drcd with HFL's settings: lr 3e-5 (SPEC 9); the rest as the CMRC 2018 baseline (batch 32, 2 epochs, length 512, doc_stride 128, 10% warm-up). DRCD has no public train file here: put DRCD_training.json in --data_dir.
+# Fine-tunes drcd with HFL's published lr 3e-5; the rest as the CMRC 2018 baseline (batch 32, 2 epochs, length 512, doc_stride 128, 10% warm-up). DRCD has no public train file here: put DRCD_training.json in --data_dir.
 # Usage: scripts/finetune_drcd.sh --init_checkpoint PATH --data_dir DIR --output_dir DIR [flags...]
 RUNNER=run_cmrc2018.py
 TASK=drcd
@@ -8,11 +8,8 @@ HPARAMS=(
   --learning_rate=3e-5
   --max_seq_length=512
   --doc_stride=128
-  --max_query_length=64
   --train_batch_size=32
   --num_train_epochs=2
   --warmup_proportion=0.1
-  --n_best_size=20
-  --max_answer_length=30
 )
 source "$(dirname "${BASH_SOURCE[0]}")/finetune_common.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tunes lcqmc with HFL's lr 2e-5 (SPEC 9). Length 128, batch 32, 3 epochs: this project's choice (not in SPEC).
+# Fine-tunes lcqmc with HFL's published lr 2e-5. Length 128, batch 32, 3 epochs: this project's choice (HFL published no other values).
 # Usage: scripts/finetune_lcqmc.sh --init_checkpoint PATH --data_dir DIR --output_dir DIR [flags...]
 RUNNER=run_classifier.py
 TASK=lcqmc

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tunes msra_ner with lr 3e-5, length 256 (longer sentences are windowed), batch 32, 3 epochs: this project's choice (HFL's NER settings are not in SPEC). Scored on the test split, as the paper reports.
+# Fine-tunes msra_ner with lr 3e-5, length 256 (longer sentences are windowed), batch 32, 3 epochs: this project's choice (HFL's NER settings are not published). Scored on the test split, as the paper reports.
 # Usage: scripts/finetune_msra_ner.sh --init_checkpoint PATH --data_dir DIR --output_dir DIR [flags...]
 RUNNER=run_ner.py
 TASK=msra_ner

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tunes ocnli with lr 2e-5, length 128, batch 32, 3 epochs on train.50k: this project's choice (HFL's OCNLI settings are not in SPEC).
+# Fine-tunes ocnli with lr 2e-5, length 128, batch 32, 3 epochs on train.50k: this project's choice (HFL's OCNLI settings are not published).
 # Usage: scripts/finetune_ocnli.sh --init_checkpoint PATH --data_dir DIR --output_dir DIR [flags...]
 RUNNER=run_classifier.py
 TASK=ocnli

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tunes peopledaily with lr 3e-5, length 256, batch 32, 3 epochs: this project's choice (HFL's NER settings are not in SPEC). Scored on dev, as the paper reports.
+# Fine-tunes peopledaily with lr 3e-5, length 256, batch 32, 3 epochs: this project's choice (HFL's NER settings are not published). Scored on dev, as the paper reports.
 # Usage: scripts/finetune_peopledaily.sh --init_checkpoint PATH --data_dir DIR --output_dir DIR [flags...]
 RUNNER=run_ner.py
 TASK=peopledaily

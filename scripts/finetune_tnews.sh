@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tunes tnews with lr 2e-5, length 128, batch 32, 3 epochs: this project's choice (HFL's TNEWS settings are not in SPEC).
+# Fine-tunes tnews with lr 2e-5, length 128, batch 32, 3 epochs: this project's choice (HFL's TNEWS settings are not published).
 # Usage: scripts/finetune_tnews.sh --init_checkpoint PATH --data_dir DIR --output_dir DIR [flags...]
 RUNNER=run_classifier.py
 TASK=tnews

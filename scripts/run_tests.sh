@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs the test suite in each environment: scripts/run_tests.sh [tf1|tf2|all] [pytest args]
+# Runs the test suite in each environment: scripts/run_tests.sh [tf1|tf2|tf-latest|all] [pytest args]
 # A missing environment is skipped with a warning, or fails the run when CI=true.
 set -u
 cd "$(dirname "$0")/.."
 want=${1:-all}; shift || true
 status=0
-for env in tf1 tf2; do
+for env in tf1 tf2 tf-latest; do
   [ "$want" = all ] || [ "$want" = "$env" ] || continue
   py=.venv-$env/bin/python
   if [ ! -x "$py" ]; then

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the two virtual environments the project supports:
-#   .venv-tf1  Python 3.7  + TensorFlow 1.15.5 (faithful target)
-#   .venv-tf2  Python 3.11 + TensorFlow 2.15.1 (+ torch, transformers, LTP)
-# Usage: scripts/setup_envs.sh [tf1|tf2|all]
+# Builds the three virtual environments the project supports:
+#   .venv-tf1        Python 3.7  + TensorFlow 1.15.5 (faithful target)
+#   .venv-tf2        Python 3.11 + TensorFlow 2.15.1 (+ torch, transformers, LTP)
+#   .venv-tf-latest  Python 3.12 + the newest TensorFlow (no tf.estimator)
+# Usage: scripts/setup_envs.sh [tf1|tf2|tf-latest|all]
 # An environment whose interpreter is missing is reported with the exact fix; the
 # other one is still built.  Exit status is non-zero if any requested env failed.
 set -u
@@ -20,14 +21,17 @@ find_python() {  # $1 = version prefix, e.g. 3.7
   return 1
 }
 
-build() {  # $1 = name (tf1|tf2), $2 = python version, $3 = requirements file
+build() {  # $1 = name (tf1|tf2|tf-latest), $2 = python version, $3 = requirements file
   local name=$1 pyver=$2 req=$3 venv=.venv-$1 py
   if ! py=$(find_python "$pyver"); then
     echo "setup: Python $pyver not found, so $venv cannot be built." >&2
     echo "setup:   install it with 'pyenv install $pyver' (or your OS package python$pyver) and rerun 'make setup'." >&2
     return 1
   fi
-  if [ -f "$venv/.built" ] && cmp -s "$req" "$venv/.built"; then
+  # The marker holds the requirements (and the files they include with -r).
+  local wanted
+  wanted=$(cat "$req"; sed -n 's/^-r //p' "$req" | while read -r inc; do cat "$(dirname "$req")/$inc"; done)
+  if [ -f "$venv/.built" ] && [ "$wanted" = "$(cat "$venv/.built")" ]; then
     echo "setup: $venv is up to date ($("$venv/bin/python" -V 2>&1))."
     return 0
   fi
@@ -36,26 +40,33 @@ build() {  # $1 = name (tf1|tf2), $2 = python version, $3 = requirements file
   "$py" -m venv "$venv" || return 1
   "$venv/bin/python" -m pip install -q --upgrade "pip<24.1" wheel || return 1
   "$venv/bin/python" -m pip install -q -r "$req" || return 1
-  cp "$req" "$venv/.built"
+  printf '%s' "$wanted" > "$venv/.built"
   echo "setup: $venv ready: $("$venv/bin/python" -c 'import sys, tensorflow as tf; print("Python", sys.version.split()[0], "TensorFlow", tf.__version__)' 2>/dev/null)"
 }
 
+# name, Python version, requirements file of each environment.
+ENVS="tf1:3.7:requirements/tf1.txt tf2:3.11:requirements/tf2.txt tf-latest:3.12:requirements/tf-latest.txt"
+
 if [ "$want" = all ]; then
-  # The two builds are independent and mostly waiting on downloads: run them side by side.
+  # The builds are independent and mostly waiting on downloads: run them side by side.
   mkdir -p .cache
-  build tf1 3.7 requirements/tf1.txt > .cache/setup-tf1.log 2>&1 &
-  pid1=$!
-  build tf2 3.11 requirements/tf2.txt > .cache/setup-tf2.log 2>&1 &
-  pid2=$!
-  wait $pid1 || status=1
-  wait $pid2 || status=1
-  for name in tf1 tf2; do grep -E '^setup:' .cache/setup-$name.log; done
-  [ $status = 0 ] || echo "setup: see .cache/setup-tf1.log and .cache/setup-tf2.log for details" >&2
+  pids=""
+  for spec in $ENVS; do
+    IFS=: read -r name pyver req <<<"$spec"
+    build "$name" "$pyver" "$req" > ".cache/setup-$name.log" 2>&1 &
+    pids="$pids $!"
+  done
+  for pid in $pids; do wait "$pid" || status=1; done
+  for spec in $ENVS; do grep -E '^setup:' ".cache/setup-${spec%%:*}.log"; done
+  [ $status = 0 ] || echo "setup: see .cache/setup-*.log for details" >&2
 else
-  case "$want" in
-    tf1) build tf1 3.7 requirements/tf1.txt || status=1 ;;
-    tf2) build tf2 3.11 requirements/tf2.txt || status=1 ;;
-    *) echo "usage: $0 [tf1|tf2|all]" >&2; exit 2 ;;
-  esac
+  found=0
+  for spec in $ENVS; do
+    IFS=: read -r name pyver req <<<"$spec"
+    [ "$name" = "$want" ] || continue
+    found=1
+    build "$name" "$pyver" "$req" || status=1
+  done
+  [ $found = 1 ] || { echo "usage: $0 [tf1|tf2|tf-latest|all]" >&2; exit 2; }
 fi
 exit $status

@@ -4,6 +4,8 @@ numerical agreement of TF and PyTorch (the latter only where torch exists)."""
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ import tensorflow.compat.v1 as tf
 import checkpoint_names
 import convert_hf_to_lert
 import convert_lert_to_hf
+import errors
 import estimator_utils
 import inspect_checkpoint
 import linguistics
@@ -443,6 +446,39 @@ def test_heads_with_other_inventories_are_refused(lert, tmp_path):
     convert_hf_to_lert.convert(str(hf_dir), str(tmp_path / "out"))
 
 
+def test_missing_pooler_is_reported_other_encoder_weights_are_errors(lert, tmp_path):
+  weights = checkpoint_names.load_safetensors(
+      os.path.join(lert["hf_dir"], "model.safetensors"))
+  for name in ("bert.pooler.dense.weight", "bert.pooler.dense.bias"):
+    del weights[name]
+  hf_dir = tmp_path / "no_pooler"
+  hf_dir.mkdir()
+  for name in ("config.json", "vocab.txt"):
+    os.symlink(os.path.join(lert["hf_dir"], name), str(hf_dir / name))
+  checkpoint_names.save_safetensors(str(hf_dir / "model.safetensors"), weights)
+  report = convert_hf_to_lert.convert(str(hf_dir), str(tmp_path / "tf"))
+  assert sorted(dict(report.missing)) == sorted(
+      ["bert/pooler/dense/kernel", "bert/pooler/dense/bias"] + [
+          checkpoint_names.heads_variable(task, leaf)
+          for task in linguistics.TASKS for leaf in ("kernel", "bias")])
+  del weights["bert.encoder.layer.1.output.dense.weight"]
+  checkpoint_names.save_safetensors(str(hf_dir / "model.safetensors"), weights)
+  with pytest.raises(errors.UserError) as error:
+    convert_hf_to_lert.convert(str(hf_dir), str(tmp_path / "tf2"))
+  assert str(error.value) == ("the source lacks encoder variables the config "
+                              "implies: bert/encoder/layer_1/output/dense/kernel")
+
+
+def test_command_line_user_error_is_one_line(tmp_path):
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, "convert_hf_to_lert.py"), "--hf_dir",
+       str(tmp_path / "absent"), "--output_dir", str(tmp_path / "out")],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+  assert result.returncode == errors.USER_ERROR_EXIT
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: %s: no config.json" % (tmp_path / "absent"))
+
+
 def test_sharded_safetensors_import(lert, tmp_path):
   hf_dir = tmp_path / "sharded"
   hf_dir.mkdir()
@@ -584,25 +620,39 @@ def test_torch_module_needs_heads(tmp_path):
     lert_heads_torch.LertForLinguisticTagging.from_pretrained(str(tmp_path / "hf"))
 
 
-@pytest.mark.parametrize("serialization", ["safetensors", "bin_legacy_names"])
-def test_import_of_transformers_checkpoints(tmp_path, serialization):
-  """A directory saved by transformers itself imports and computes the same."""
+MLM_VARIABLES = ("cls/predictions/transform/dense/kernel",
+                 "cls/predictions/transform/dense/bias",
+                 "cls/predictions/transform/LayerNorm/gamma",
+                 "cls/predictions/transform/LayerNorm/beta",
+                 "cls/predictions/output_bias")
+POOLER_VARIABLES = ("bert/pooler/dense/kernel", "bert/pooler/dense/bias")
+HEAD_VARIABLES = tuple(checkpoint_names.heads_variable(task, leaf)
+                       for task in linguistics.TASKS for leaf in ("kernel", "bias"))
+# What a LERT checkpoint has that each transformers class lacks.
+ABSENT_FROM = {"BertForPreTraining": HEAD_VARIABLES,
+               "BertForMaskedLM": POOLER_VARIABLES + HEAD_VARIABLES,
+               "BertModel": MLM_VARIABLES + HEAD_VARIABLES}
+
+
+def save_transformers_model(architecture, serialization, hf_dir, seed=0):
+  """A tiny random model of a transformers class, saved as transformers saves it.
+
+  `serialization` is "safetensors", "bin" or "bin_legacy_names" (the keys of
+  pytorch-pretrained-bert: LayerNorm gamma/beta, BertModel keys without
+  `bert.`).  The vocabulary is linked in; returns the model.
+  """
   torch = pytest.importorskip("torch")
   transformers = pytest.importorskip("transformers")
-  torch.manual_seed(0)
+  torch.manual_seed(seed)
   hf_config = transformers.BertConfig(
       vocab_size=21128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
       intermediate_size=64, max_position_embeddings=64)
-  model = transformers.BertForPreTraining(hf_config).eval()
+  model = getattr(transformers, architecture)(hf_config).eval()
   with torch.no_grad():
     for name, param in model.named_parameters():
       if "LayerNorm" in name or name.endswith("bias"):
         param.add_(0.1 * torch.randn_like(param))
-  hf_dir = str(tmp_path / "hf")
-  if serialization == "safetensors":
-    model.save_pretrained(hf_dir, safe_serialization=True)
-  else:
-    # pytorch-pretrained-bert spellings: gamma/beta, a BertModel without prefix.
+  if serialization == "bin_legacy_names":
     hf_config.save_pretrained(hf_dir)
     state = {}
     for key, value in model.state_dict().items():
@@ -610,27 +660,141 @@ def test_import_of_transformers_checkpoints(tmp_path, serialization):
           "LayerNorm.bias", "LayerNorm.beta")
       state[key[len("bert."):] if key.startswith("bert.") else key] = value
     torch.save(state, os.path.join(hf_dir, "pytorch_model.bin"))
+  else:
+    model.save_pretrained(hf_dir, safe_serialization=serialization == "safetensors")
   os.symlink(VOCAB, os.path.join(hf_dir, "vocab.txt"))
+  return model
+
+
+def restore_and_run(prefix, config_dict, ids, mask, segments):
+  """Sequence output, pooled output and MLM logits [B, S, V] of a TF checkpoint
+  that may lack some variables (those keep their random initial values)."""
+  stored = set(name for name, _ in tf.train.list_variables(prefix))
+  with tf.Graph().as_default():
+    model, logits = build_lert(config_dict, tf.constant(ids), tf.constant(mask),
+                               tf.constant(segments))
+    restored = {v.op.name: v for v in tf.global_variables() if v.op.name in stored}
+    with tf.Session() as session:
+      session.run(tf.global_variables_initializer())
+      tf.train.Saver(var_list=restored).restore(session, prefix)
+      return session.run([model.get_sequence_output(), model.get_pooled_output(),
+                          tf.reshape(logits["mlm"], list(ids.shape) + [-1])])
+
+
+def transformers_outputs(model, ids, mask, segments):
+  """(sequence output, pooled output or None, MLM logits or None) of a model."""
+  torch = pytest.importorskip("torch")
+  inputs = {"input_ids": torch.tensor(ids, dtype=torch.long),
+            "attention_mask": torch.tensor(mask, dtype=torch.long),
+            "token_type_ids": torch.tensor(segments, dtype=torch.long)}
+  encoder = getattr(model, "bert", model)
+  with torch.no_grad():
+    base = encoder(**inputs)
+    out = model(**inputs)
+  pooled = base.pooler_output.numpy() if base.pooler_output is not None else None
+  mlm = getattr(out, "prediction_logits", None)
+  if mlm is None:
+    mlm = getattr(out, "logits", None)
+  return (base.last_hidden_state.numpy(), pooled,
+          mlm.numpy() if mlm is not None else None)
+
+
+@pytest.mark.parametrize("architecture,serialization", [
+    ("BertForPreTraining", "safetensors"), ("BertForPreTraining", "bin"),
+    ("BertForPreTraining", "bin_legacy_names"),
+    ("BertForMaskedLM", "safetensors"), ("BertForMaskedLM", "bin"),
+    ("BertModel", "safetensors"), ("BertModel", "bin")])
+def test_import_of_transformers_checkpoints(tmp_path, architecture, serialization):
+  """A directory saved by transformers itself imports and computes the same."""
+  hf_dir = str(tmp_path / "hf")
+  model = save_transformers_model(architecture, serialization, hf_dir)
   report = convert_hf_to_lert.convert(hf_dir, str(tmp_path / "tf"))
-  assert report.heads == [] and len(report.missing) == 6  # the three heads
-  assert any(name == "cls/seq_relationship/output_weights" for _, name in report.converted)
+  assert report.heads == []
+  missing = dict(report.missing)
+  assert sorted(missing) == sorted(ABSENT_FROM[architecture])
+  for name in POOLER_VARIABLES:
+    if name in missing:  # reported, not an error: BertForMaskedLM has no pooler
+      assert missing[name].startswith("pooler absent")
+      assert "initialised freshly" in missing[name]
+  nsp = any(name == "cls/seq_relationship/output_weights"
+            for _, name in report.converted)
+  assert nsp == (architecture == "BertForPreTraining")
 
   ids, mask, segments = encode(tokenization.FullTokenizer(VOCAB))
   config_dict = json.load(open(str(tmp_path / "tf" / "lert_config.json")))
-  prefix = str(tmp_path / "tf" / "lert_model.ckpt")
+  sequence, pooled, mlm = restore_and_run(
+      str(tmp_path / "tf" / "lert_model.ckpt"), config_dict, ids, mask, segments)
+  expected_sequence, expected_pooled, expected_mlm = transformers_outputs(
+      model, ids, mask, segments)
+  np.testing.assert_allclose(sequence, expected_sequence, atol=1e-4)
+  assert (expected_pooled is None) == (architecture == "BertForMaskedLM")
+  if expected_pooled is not None:
+    np.testing.assert_allclose(pooled, expected_pooled, atol=1e-4)
+  assert (expected_mlm is None) == (architecture == "BertModel")
+  if expected_mlm is not None:
+    np.testing.assert_allclose(mlm, expected_mlm, atol=1e-4)
+
+
+def test_bert_for_masked_lm_round_trips(tmp_path):
+  """transformers' BertForMaskedLM -> TF -> Hugging Face: every weight comes back."""
+  transformers = pytest.importorskip("transformers")
+  hf_dir = str(tmp_path / "hf")
+  model = save_transformers_model("BertForMaskedLM", "safetensors", hf_dir)
+  convert_hf_to_lert.convert(hf_dir, str(tmp_path / "tf"))
+  report = convert_lert_to_hf.convert(str(tmp_path / "tf"), str(tmp_path / "back"))
+  assert sorted(dict(report.missing)) == sorted(POOLER_VARIABLES + HEAD_VARIABLES)
+  back, info = transformers.BertForMaskedLM.from_pretrained(
+      str(tmp_path / "back"), output_loading_info=True)
+  assert info["missing_keys"] == [] and info["unexpected_keys"] == []
+  assert info["mismatched_keys"] == []
+  original = model.state_dict()
+  for key, value in back.state_dict().items():
+    np.testing.assert_array_equal(value.numpy(), original[key].numpy(), err_msg=key)
+  ids, mask, segments = encode(tokenization.FullTokenizer(VOCAB))
+  np.testing.assert_allclose(transformers_outputs(back, ids, mask, segments)[2],
+                             transformers_outputs(model, ids, mask, segments)[2],
+                             atol=1e-6)
+
+
+def test_own_export_saved_again_by_transformers_imports(lert, tmp_path):
+  """Our export, loaded and saved by BertForMaskedLM (which drops the pooler)."""
+  transformers = pytest.importorskip("transformers")
+  model = transformers.BertForMaskedLM.from_pretrained(lert["hf_dir"])
+  hf_dir = str(tmp_path / "resaved")
+  model.save_pretrained(hf_dir)
+  os.symlink(VOCAB, os.path.join(hf_dir, "vocab.txt"))
+  report = convert_hf_to_lert.convert(hf_dir, str(tmp_path / "tf"))
+  assert sorted(dict(report.missing)) == sorted(POOLER_VARIABLES + HEAD_VARIABLES)
+  back = inspect_checkpoint.read_checkpoint(str(tmp_path / "tf" / "lert_model.ckpt"))
+  assert sorted(back) == sorted(set(lert["values"]) - set(POOLER_VARIABLES) -
+                                set(HEAD_VARIABLES))
+  for name, value in back.items():
+    np.testing.assert_array_equal(value, lert["values"][name], err_msg=name)
+  # Usable as init_checkpoint: the pooler and heads start fresh, the rest restores.
   with tf.Graph().as_default():
-    model_tf, logits = build_lert(config_dict, tf.constant(ids), tf.constant(mask),
-                                  tf.constant(segments))
-    graph_vars = {v.op.name: v for v in tf.global_variables()
-                  if "_layer/" not in v.op.name}  # the heads are not in this checkpoint
-    with tf.Session() as session:
-      tf.train.Saver(var_list=graph_vars).restore(session, prefix)
-      sequence, mlm = session.run([model_tf.get_sequence_output(), logits["mlm"]])
-  with torch.no_grad():
-    out = model(input_ids=torch.tensor(ids, dtype=torch.long),
-                attention_mask=torch.tensor(mask, dtype=torch.long),
-                token_type_ids=torch.tensor(segments, dtype=torch.long),
-                output_hidden_states=True)
-  np.testing.assert_allclose(sequence, out.hidden_states[-1].numpy(), atol=1e-4)
-  np.testing.assert_allclose(mlm.reshape(out.prediction_logits.shape),
-                             out.prediction_logits.numpy(), atol=1e-4)
+    build_lert(TINY, tf.placeholder(tf.int32, [1, 2]))
+    init = estimator_utils.checkpoint_report(
+        tf.trainable_variables(), inspect_checkpoint.find_checkpoint(str(tmp_path / "tf")))
+  assert sorted(init.new) == sorted(POOLER_VARIABLES + HEAD_VARIABLES)
+  assert init.left_over == []
+
+
+def test_transformers_tf_loader_cannot_read_linguistic_heads(lert, tmp_path):
+  """What the README says of transformers' load_tf_weights_in_bert (4.46.3)."""
+  transformers = pytest.importorskip("transformers")
+  hf_config = transformers.BertConfig.from_pretrained(lert["hf_dir"])
+  with pytest.raises(ValueError) as error:
+    transformers.load_tf_weights_in_bert(
+        transformers.BertForPreTraining(hf_config), hf_config, lert["prefix"])
+  # It skips the unknown scope output_dep_layer but still follows the leaf
+  # `bias`, which lands on the MLM output bias.
+  assert "Pointer shape torch.Size([21128]) and array shape (14,) mismatched" in str(
+      error.value)
+  without_heads = str(tmp_path / "no_heads.ckpt")
+  write_random_checkpoint(without_heads, with_heads=False)
+  transformers.load_tf_weights_in_bert(
+      transformers.BertForPreTraining(hf_config), hf_config, without_heads)
+  for architecture in ("BertForMaskedLM", "BertModel"):  # not even without heads
+    with pytest.raises(AttributeError):
+      transformers.load_tf_weights_in_bert(
+          getattr(transformers, architecture)(hf_config), hf_config, without_heads)

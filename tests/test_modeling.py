@@ -1,4 +1,5 @@
-"""modeling.py: variable names and shapes (SPEC §2), checkpoints, GELU, losses, LIP."""
+"""modeling.py: config, variable names and shapes, graph hygiene, checkpoints, GELU,
+losses, LIP."""
 
 import json
 import math
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+import errors
 import linguistics
 import modeling
 from conftest import REPO_ROOT
@@ -18,7 +20,7 @@ CONFIGS = {name: os.path.join(REPO_ROOT, "configs", "lert_config_%s.json" % name
 
 def expected_variables(hidden, layers, intermediate, vocab=21128, types=2,
                        positions=512):
-  """SPEC §2's trainable variables, written out from the SPEC's text."""
+  """The released checkpoints' trainable variables, written out by hand."""
   h, i = hidden, intermediate
   names = {
       "bert/embeddings/word_embeddings": [vocab, h],
@@ -124,6 +126,177 @@ def test_google_bert_config_without_pooler_fields_loads():
             "vocab_size": 21128}
   config = modeling.BertConfig.from_dict(google)
   assert config.to_dict() == google
+
+
+# The fields of a tiny bert_config.json.
+GOOGLE_CONFIG = modeling.BertConfig(
+    vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    intermediate_size=37, max_position_embeddings=64, type_vocab_size=2).to_dict()
+# What transformers writes for a BERT (hfl/chinese-lert-* have these fields).
+HF_EXTRA_FIELDS = {
+    "architectures": ["BertForMaskedLM"], "classifier_dropout": None,
+    "directionality": "bidi", "layer_norm_eps": 1e-12, "model_type": "bert",
+    "output_past": True, "pad_token_id": 0, "pooler_fc_size": 768,
+    "pooler_num_attention_heads": 12, "pooler_num_fc_layers": 3,
+    "pooler_size_per_head": 128, "pooler_type": "first_token_transform",
+    "position_embedding_type": "absolute", "torch_dtype": "float32",
+    "transformers_version": "4.46.3", "use_cache": True}
+
+
+def write_json(tmp_path, data, name="config.json"):
+  path = tmp_path / name
+  path.write_text(json.dumps(data))
+  return str(path)
+
+
+def test_config_is_a_value_object_checked_when_the_model_is_built():
+  config = modeling.BertConfig(vocab_size=99, hidden_size=37)
+  assert json.loads(config.to_json_string())["hidden_size"] == 37
+  with tf.Graph().as_default():
+    with pytest.raises(errors.UserError) as error:
+      modeling.BertModel(config, False, tf.zeros([1, 4], tf.int32))
+  assert str(error.value) == (
+      "BertConfig: hidden_size 37 is not a multiple of num_attention_heads 12")
+
+
+def test_config_file_errors_name_the_file_and_field(tmp_path):
+  path = write_json(tmp_path, dict(GOOGLE_CONFIG, num_attention_heads=0))
+  config = modeling.BertConfig.from_json_file(path)  # reading it is fine
+  with tf.Graph().as_default():
+    with pytest.raises(errors.UserError) as error:
+      modeling.BertModel(config, False, tf.zeros([1, 4], tf.int32))
+  assert str(error.value) == (
+      "%s: num_attention_heads must be a positive integer, not 0" % path)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("num_hidden_layers", 2.5, "num_hidden_layers must be a positive integer, not 2.5"),
+    ("vocab_size", "99", "vocab_size must be a positive integer, not '99'"),
+    ("type_vocab_size", True, "type_vocab_size must be a positive integer, not True"),
+    ("hidden_size", 30, "hidden_size 30 is not a multiple of num_attention_heads 4"),
+    ("hidden_dropout_prob", 1.0,
+     "hidden_dropout_prob must be a probability in [0, 1), not 1.0"),
+    ("attention_probs_dropout_prob", -0.1,
+     "attention_probs_dropout_prob must be a probability in [0, 1), not -0.1"),
+    ("initializer_range", 0, "initializer_range must be a positive number, not 0"),
+    ("hidden_act", "swish2", "hidden_act: Unsupported activation 'swish2'"),
+    ("hidden_act", 3, "hidden_act must be an activation name, not 3"),
+])
+def test_check_config_names_the_field(field, value, message):
+  config = modeling.BertConfig.from_dict(dict(GOOGLE_CONFIG, **{field: value}))
+  with pytest.raises(errors.UserError) as error:
+    modeling.check_config(config, "--bert_config_file=x.json")
+  assert str(error.value).startswith("--bert_config_file=x.json: " + message)
+
+
+def test_check_config_against_the_vocabulary():
+  config = modeling.BertConfig.from_dict(GOOGLE_CONFIG)
+  modeling.check_config(config, "c.json")
+  modeling.check_config(config, "c.json", vocab_size=99)
+  modeling.check_config(config, "c.json", vocab_size=50)  # spare rows are fine
+  with pytest.raises(errors.UserError) as error:
+    modeling.check_config(config, "c.json", vocab_size=21128)
+  assert str(error.value) == (
+      "c.json: vocab_size 99 is smaller than the vocabulary (21128 tokens): ids "
+      "from 99 on would have no embedding")
+  for name in ("small", "base", "large"):
+    modeling.check_config(modeling.BertConfig.from_json_file(CONFIGS[name]),
+                          CONFIGS[name], vocab_size=21128)
+
+
+def test_hugging_face_config_json_loads_without_warnings(tmp_path, caplog):
+  path = write_json(tmp_path, dict(GOOGLE_CONFIG, **HF_EXTRA_FIELDS))
+  config = modeling.BertConfig.from_json_file(path)
+  assert "unknown field" not in caplog.text
+  assert config.source == path
+  assert config.to_dict() == dict(GOOGLE_CONFIG, **{
+      key: value for key, value in HF_EXTRA_FIELDS.items()
+      if key == "directionality" or key.startswith("pooler_")})
+
+
+def test_unknown_config_fields_are_named_in_a_warning(tmp_path, caplog):
+  path = write_json(tmp_path, dict(GOOGLE_CONFIG, hiden_size=32, rotary=True))
+  config = modeling.BertConfig.from_json_file(path)
+  assert "%s: unknown field(s) hiden_size, rotary ignored" % path in caplog.text
+  assert config.to_dict() == GOOGLE_CONFIG
+
+
+@pytest.mark.parametrize("field,value", [
+    ("model_type", "roberta"), ("position_embedding_type", "relative_key"),
+    ("layer_norm_eps", 1e-5), ("is_decoder", True)])
+def test_hugging_face_fields_for_other_architectures_are_refused(tmp_path, field,
+                                                                 value):
+  path = write_json(tmp_path, dict(GOOGLE_CONFIG, **{field: value}))
+  with pytest.raises(errors.UserError) as error:
+    modeling.BertConfig.from_json_file(path)
+  assert str(error.value).startswith("%s: %s is %r" % (path, field, value))
+
+
+def test_config_saved_by_transformers_loads_without_warnings(tmp_path, caplog):
+  transformers = pytest.importorskip("transformers")
+  hf_config = transformers.BertConfig(
+      vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+      intermediate_size=37, max_position_embeddings=64)
+  hf_config.architectures = ["BertForMaskedLM"]
+  hf_config.save_pretrained(str(tmp_path))
+  config = modeling.BertConfig.from_json_file(str(tmp_path / "config.json"))
+  assert "unknown field" not in caplog.text
+  assert config.to_dict() == GOOGLE_CONFIG
+
+
+def test_config_json_that_is_not_an_object_is_a_user_error(tmp_path):
+  path = tmp_path / "list.json"
+  path.write_text("[1, 2]")
+  with pytest.raises(errors.UserError, match="list.json: not a JSON object"):
+    modeling.BertConfig.from_json_file(str(path))
+  path.write_text("{")
+  with pytest.raises(errors.UserError, match="list.json: not valid JSON"):
+    modeling.BertConfig.from_json_file(str(path))
+  with pytest.raises(errors.UserError, match="absent.json: no such config file"):
+    modeling.BertConfig.from_json_file(str(tmp_path / "absent.json"))
+
+
+def unreachable_ops(roots):
+  """Ops of the default graph from which no root can be reached."""
+  seen, stack = set(), [root if isinstance(root, tf.Operation) else root.op
+                        for root in roots]
+  while stack:
+    op = stack.pop()
+    if op.name not in seen:
+      seen.add(op.name)
+      stack.extend(tensor.op for tensor in op.inputs)
+      stack.extend(op.control_inputs)
+  return [op.name for op in tf.get_default_graph().get_operations()
+          if op.name not in seen]
+
+
+def model_outputs(model):
+  """Every tensor BertModel's accessors give."""
+  return ([model.get_pooled_output(), model.get_sequence_output(),
+           model.get_embedding_output(), model.get_word_embedding_output(),
+           model.get_embedding_table()] + model.get_all_encoder_layers())
+
+
+@pytest.mark.parametrize("shape", [[3, 7], [None, 7], [None, None]])
+@pytest.mark.parametrize("is_training", [True, False])
+def test_every_op_is_reachable_from_the_outputs(shape, is_training):
+  """Walks the graph back from the outputs (and the variables' initialisers)."""
+  config = modeling.BertConfig.from_dict(GOOGLE_CONFIG)
+  with tf.Graph().as_default():
+    model = modeling.BertModel(config, is_training, tf.placeholder(tf.int32, shape),
+                               tf.placeholder(tf.int32, shape),
+                               tf.placeholder(tf.int32, shape))
+    logits = modeling.lert_pretraining_heads(
+        config, model.get_sequence_output(), model.get_embedding_table(),
+        tf.placeholder(tf.int32, [shape[0], 3]))
+    initializers = [var.initializer for var in tf.global_variables()]
+    assert unreachable_ops(
+        model_outputs(model) + list(logits.values()) + initializers) == []
+  # Without a mask or segment ids, the defaults that stand in are used too.
+  with tf.Graph().as_default():
+    model = modeling.BertModel(config, is_training, tf.placeholder(tf.int32, shape))
+    initializers = [var.initializer for var in tf.global_variables()]
+    assert unreachable_ops(model_outputs(model) + initializers) == []
 
 
 def test_gelu_is_exact_erf():

@@ -423,19 +423,27 @@ def test_invalid_arguments():
 
 
 def test_estimator_loop_counts_updates_and_resumes(tmp_path):
-  """One train_op per Estimator step; max_steps counts updates; state is saved."""
-  def input_fn():
-    data = (DATA_X.reshape(-1, 3), DATA_Y.reshape(-1, 2))
-    return tf.data.Dataset.from_tensor_slices(data).repeat().batch(4)
+  """One train_op per engine step; max_steps counts updates; state is saved.
 
-  def model_fn(features, labels, mode):
+  The engine is the scripts' own: TPUEstimator where tf.estimator exists,
+  session_runner where it does not.
+  """
+  import estimator_utils
+  import settings
+
+  def input_fn(params):
+    data = (DATA_X.reshape(-1, 3), DATA_Y.reshape(-1, 2))
+    return tf.data.Dataset.from_tensor_slices(data).repeat().batch(params["batch_size"])
+
+  def model_fn(features, labels, mode, params):
     kernel = tf.get_variable("bert/dense/kernel", [3, 2])
     loss = tf.reduce_mean(tf.square(tf.matmul(features, kernel) - labels))
     train_op = optimization.create_optimizer(loss, 0.05, 10, 1, False,
                                              grad_accum_steps=4)
-    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+    return estimator_utils.ModelSpec(mode, loss=loss, train_op=train_op)
 
-  estimator = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  estimator = estimator_utils.make_estimator(model_fn, str(tmp_path), settings.RuntimeConfig(),
+                                             train_batch_size=4)
   estimator.train(input_fn, max_steps=2)
   reader = tf.train.load_checkpoint(estimator.latest_checkpoint())
   assert reader.get_tensor("global_step") == 2

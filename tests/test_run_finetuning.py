@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 from absl import flags
-from absl.testing import flagsaver
 
 import finetuning
 import finetuning_data as fd
@@ -23,7 +22,6 @@ import run_cmrc2018
 import run_ner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FLAGS = flags.FLAGS
 
 TINY_CONFIG = {
     "attention_probs_dropout_prob": 0.1, "directionality": "bidi",
@@ -48,19 +46,21 @@ def config_file(tmp_path_factory):
   return write(path, json.dumps(TINY_CONFIG))
 
 
+SCRIPT_FAMILIES = {run_classifier: finetuning.CLASSIFICATION,
+                   run_cmrc2018: finetuning.SPAN, run_ner: finetuning.TAGGING}
+
+
 def run_main(script, **overrides):
-  """Runs a script's main() in-process with its flags set to `overrides`."""
-  if not FLAGS.is_parsed():
-    FLAGS.mark_as_parsed()
-  with flagsaver.flagsaver(**overrides):
-    script.main([])
+  """Runs a script's main() in-process, its flags (fresh ones) set to `overrides`."""
+  flag_values = finetuning.define_flags(flags.FlagValues(), SCRIPT_FAMILIES[script])
+  flag_values(["prog"])
+  for name, value in overrides.items():
+    setattr(flag_values, name, value)
+  script.main([], flag_values)
 
 
 def common_flags(config_file, data_dir, output_dir, **kw):
-  # Every setting is given: another module imported in the same test session
-  # (e.g. run_pretraining.py) may own a flag of the same name and default.
-  values = dict((s[0], s[2]) for s in finetuning.SETTINGS if s[0] in FLAGS)
-  values.update(bert_config_file=config_file, data_dir=str(data_dir),
+  values = dict(bert_config_file=config_file, data_dir=str(data_dir),
                 output_dir=str(output_dir), train_batch_size=8,
                 predict_batch_size=8, log_step_count_steps=5,
                 num_train_epochs=1.0, seed=7)

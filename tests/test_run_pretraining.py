@@ -10,7 +10,6 @@ import sys
 import time
 
 from absl import flags
-from absl.testing import flagsaver
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -82,11 +81,13 @@ def base_flags(data_dir, output_dir, **overrides):
   return values
 
 
-def run_main(**flag_values):
-  if not flags.FLAGS.is_parsed():
-    flags.FLAGS(["run_pretraining"])
-  with flagsaver.flagsaver(**flag_values):
-    run_pretraining.main(None)
+def run_main(**overrides):
+  """Runs main() in-process, its flags (fresh ones) set to `overrides`."""
+  flag_values = run_pretraining.define_flags(flags.FlagValues())
+  flag_values(["run_pretraining"])
+  for name, value in overrides.items():
+    setattr(flag_values, name, value)
+  run_pretraining.main(None, flag_values)
 
 
 def read_scalars(output_dir):
@@ -405,10 +406,25 @@ def _free_ports(count):
 
 
 def test_two_workers_on_loopback(data_dir, tmp_path):
-  """Synchronous data-parallel training across two processes (multi_worker)."""
+  """Synchronous data-parallel training across two processes (multi_worker).
+
+  Where this TensorFlow's engine cannot run a strategy (TF 2.16+, no
+  tf.estimator), the run must stop with one error line naming where it can.
+  """
   output_dir = tmp_path / "workers"
   ports = _free_ports(2)
   cluster = {"worker": ["localhost:%d" % p for p in ports]}
+  if "multi_worker" not in estimator_utils.supported_distributions():
+    env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster,
+                                                 "task": {"type": "worker", "index": 0}}))
+    result = subprocess.run(_command(data_dir, output_dir, distribution="multi_worker",
+                                     num_train_steps=6), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    errors = [line for line in result.stderr.decode().splitlines()
+              if line.startswith("error: ")]
+    assert result.returncode == 2, result.stderr.decode()[-3000:]
+    assert len(errors) == 1 and "TensorFlow 1.15 or 2.15" in errors[0]
+    return
   processes = []
   for index in range(2):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",

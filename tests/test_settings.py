@@ -1,0 +1,97 @@
+# coding=utf-8
+"""settings.py: the runtime flags every script shares, defined and checked once."""
+
+import collections
+
+from absl import flags
+import pytest
+
+import errors
+import finetuning
+import run_classifier  # noqa: F401  (registers the tasks named in --task_name's help)
+import run_cmrc2018  # noqa: F401
+import run_ner  # noqa: F401
+import run_pretraining
+import settings
+
+
+def script_flags():
+  """Each script's flags, defined on fresh FlagValues after every import."""
+  return collections.OrderedDict([
+      ("run_pretraining", run_pretraining.define_flags(flags.FlagValues())),
+      ("run_classifier", finetuning.define_flags(flags.FlagValues(),
+                                                 finetuning.CLASSIFICATION)),
+      ("run_cmrc2018", finetuning.define_flags(flags.FlagValues(), finetuning.SPAN)),
+      ("run_ner", finetuning.define_flags(flags.FlagValues(), finetuning.TAGGING))])
+
+
+def test_every_script_has_the_same_runtime_flags():
+  defined = script_flags()
+  for setting in settings.RUNTIME_SETTINGS:
+    for name, flag_values in defined.items():
+      assert flag_values[setting.name].help.endswith(setting.help), (name, setting.name)
+      expected = setting.default
+      if name != "run_pretraining" and setting.name == "keep_checkpoint_max":
+        expected = 3  # fine-tuning copies the best checkpoint aside
+      assert flag_values[setting.name].default == expected, (name, setting.name)
+
+
+def test_script_defaults_do_not_depend_on_what_else_is_imported():
+  defined = script_flags()
+  assert [fv["max_seq_length"].default for fv in defined.values()] == [512, 128, 512, 256]
+  assert [fv["learning_rate"].default for fv in defined.values()] == [
+      1e-4, 2e-5, 3e-5, 3e-5]
+  assert [fv["num_train_epochs"].default for fv in list(defined.values())[1:]] == [
+      3.0, 2.0, 3.0]
+  assert "doc_stride" not in defined["run_classifier"]
+  assert defined["run_cmrc2018"]["task_name"].help == "Task to run: cmrc2018, drcd."
+  # A second definition is a bug, not a silent override.
+  with pytest.raises(flags.DuplicateFlagError):
+    finetuning.define_flags(defined["run_ner"], finetuning.TAGGING)
+
+
+@pytest.mark.parametrize("values,message", [
+    (dict(grad_accum_steps=0), "--grad_accum_steps must be at least 1"),
+    (dict(grad_accum_steps=2, distribution="mirrored"),
+     "--grad_accum_steps > 1 is not supported with --distribution=mirrored"),
+    (dict(use_tpu=True, distribution="mirrored"),
+     "--use_tpu and --distribution=mirrored exclude each other"),
+])
+def test_runtime_config_refuses_what_cannot_run(values, message):
+  with pytest.raises(errors.UserError, match=message):
+    settings.RuntimeConfig(**values)
+
+
+def test_multi_worker_needs_tf_config(monkeypatch):
+  monkeypatch.delenv("TF_CONFIG", raising=False)
+  with pytest.raises(errors.UserError, match="needs the TF_CONFIG"):
+    settings.RuntimeConfig(distribution="multi_worker")
+  with pytest.raises(ValueError, match="unknown runtime setting"):
+    settings.RuntimeConfig(use_gpu=True)
+
+
+@pytest.mark.parametrize("script", ["run_pretraining", "run_classifier"])
+def test_both_scripts_refuse_accumulation_under_a_strategy(script, tmp_path):
+  # optimization.py's accumulators cannot be updated per replica: fine-tuning
+  # used to accept the flags and crash inside TensorFlow.
+  flag_values = script_flags()[script]
+  flag_values(["prog", "--grad_accum_steps=2", "--distribution=mirrored",
+               "--do_train", "--output_dir=%s" % tmp_path,
+               "--bert_config_file=%s" % (tmp_path / "missing.json")])
+  module = run_pretraining if script == "run_pretraining" else run_classifier
+  with pytest.raises(errors.UserError, match="--grad_accum_steps > 1 is not supported"):
+    module.main([], flag_values)
+
+
+def test_checkpoint_stops_and_training_steps():
+  assert finetuning.checkpoint_stops(25, 10, evaluate=True) == [10, 20, 25]
+  assert finetuning.checkpoint_stops(20, 10, evaluate=True) == [10, 20]
+  assert finetuning.checkpoint_stops(25, 10, evaluate=False) == [25]
+  config = finetuning.FinetuneConfig(finetuning.CLASSIFICATION, train_batch_size=8,
+                                     num_train_epochs=2.0)
+  train = collections.namedtuple("Train", "num_records")(100)
+  assert finetuning.training_steps(config, train) == (25, 2)
+  assert finetuning.training_steps(config, None) == (0, 0)
+  config = finetuning.FinetuneConfig(finetuning.SPAN, num_train_steps=7)
+  assert finetuning.training_steps(config, train) == (7, 0)
+  assert config.max_seq_length == 512 and config.runtime.keep_checkpoint_max == 3
