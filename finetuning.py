@@ -34,6 +34,7 @@ import estimator_utils
 import finetuning_data
 import modeling
 import optimization
+import record_schema
 import settings
 import tokenization
 
@@ -144,10 +145,6 @@ InputSettings = collections.namedtuple(
                       "n_best_size", "max_answer_length"])
 
 
-def _int_spec(length):
-  return tf.FixedLenFeature([length], tf.int64)
-
-
 def _output_layer(inputs, units, bert_config, name):
   return modeling.dense(
       inputs, units, name=name,
@@ -180,11 +177,8 @@ class ClassificationFamily(object):
 
   def feature_spec(self, task, settings, is_training):
     del task, is_training
-    n = settings.max_seq_length
-    return collections.OrderedDict([
-        ("unique_id", _int_spec(1)), ("input_ids", _int_spec(n)),
-        ("input_mask", _int_spec(n)), ("segment_ids", _int_spec(n)),
-        ("label_ids", _int_spec(1)), ("is_real_example", _int_spec(1))])
+    return record_schema.CLASSIFICATION.tf_spec(
+        max_seq_length=settings.max_seq_length)
 
   def head(self, task, bert_config, model, features, is_training):
     pooled = model.get_pooled_output()  # [B, H]
@@ -234,14 +228,8 @@ class SpanFamily(object):
 
   def feature_spec(self, task, settings, is_training):
     del task
-    n = settings.max_seq_length
-    spec = collections.OrderedDict([
-        ("unique_id", _int_spec(1)), ("input_ids", _int_spec(n)),
-        ("input_mask", _int_spec(n)), ("segment_ids", _int_spec(n))])
-    if is_training:
-      spec["start_positions"] = _int_spec(1)
-      spec["end_positions"] = _int_spec(1)
-    return spec
+    record_type = record_schema.SPAN_TRAINING if is_training else record_schema.SPAN
+    return record_type.tf_spec(max_seq_length=settings.max_seq_length)
 
   def head(self, task, bert_config, model, features, is_training):
     del task
@@ -303,11 +291,7 @@ class TaggingFamily(object):
 
   def feature_spec(self, task, settings, is_training):
     del task, is_training
-    n = settings.max_seq_length
-    return collections.OrderedDict([
-        ("unique_id", _int_spec(1)), ("input_ids", _int_spec(n)),
-        ("input_mask", _int_spec(n)), ("segment_ids", _int_spec(n)),
-        ("label_ids", _int_spec(n)), ("label_mask", _int_spec(n))])
+    return record_schema.TAGGING.tf_spec(max_seq_length=settings.max_seq_length)
 
   def head(self, task, bert_config, model, features, is_training):
     sequence = model.get_sequence_output()  # [B, S, H]

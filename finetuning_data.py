@@ -23,8 +23,11 @@ import json
 import math
 import os
 
+import errors
+import record_schema
 
-class DataError(ValueError):
+
+class DataError(errors.UserError):
   """Malformed or inconsistent task data; the message names file and line."""
 
 
@@ -444,11 +447,8 @@ def _truncate_pair(tokens_a, tokens_b, max_length):
 
 def convert_classification_examples(examples, labels, tokenizer,
                                     max_seq_length, unique_id_start=0):
-  """Returns (features, stats): one feature dict per example.
-
-  Each feature: unique_id, input_ids, input_mask, segment_ids [max_seq_length],
-  label_ids (0 for unlabeled examples), is_real_example.
-  """
+  """Returns (features, stats): one record_schema.CLASSIFICATION record per
+  example (label_ids 0 for unlabeled examples)."""
   label_map = dict((l, i) for i, l in enumerate(labels))
   stats = _new_stats("features", "truncated")
   features = []
@@ -465,14 +465,13 @@ def convert_classification_examples(examples, labels, tokenizer,
       tokens += tokens_b + ["[SEP]"]
       segment_ids += [1] * (len(tokens_b) + 1)
     input_ids = tokenizer.convert_tokens_to_ids(tokens)
-    features.append(collections.OrderedDict([
-        ("unique_id", [unique_id_start + i]),
-        ("input_ids", _pad(input_ids, max_seq_length)),
-        ("input_mask", _pad([1] * len(input_ids), max_seq_length)),
-        ("segment_ids", _pad(segment_ids, max_seq_length)),
-        ("label_ids", [label_map[ex.label] if ex.label is not None else 0]),
-        ("is_real_example", [1]),
-    ]))
+    features.append(record_schema.CLASSIFICATION.make_record(
+        unique_id=[unique_id_start + i],
+        input_ids=_pad(input_ids, max_seq_length),
+        input_mask=_pad([1] * len(input_ids), max_seq_length),
+        segment_ids=_pad(segment_ids, max_seq_length),
+        label_ids=[label_map[ex.label] if ex.label is not None else 0],
+        is_real_example=[1]))
   stats["features"] = len(features)
   return features, stats
 
@@ -513,17 +512,14 @@ class SpanFeature(object):
     self.end_position = end_position
 
   def to_record(self, is_training):
-    """The dict of int lists written to the TFRecord."""
-    rec = collections.OrderedDict([
-        ("unique_id", [self.unique_id]),
-        ("input_ids", self.input_ids),
-        ("input_mask", self.input_mask),
-        ("segment_ids", self.segment_ids),
-    ])
-    if is_training:
-      rec["start_positions"] = [self.start_position]
-      rec["end_positions"] = [self.end_position]
-    return rec
+    """The record_schema.SPAN (SPAN_TRAINING) record written to the TFRecord."""
+    values = dict(unique_id=[self.unique_id], input_ids=self.input_ids,
+                  input_mask=self.input_mask, segment_ids=self.segment_ids)
+    if not is_training:
+      return record_schema.SPAN.make_record(**values)
+    return record_schema.SPAN_TRAINING.make_record(
+        start_positions=[self.start_position], end_positions=[self.end_position],
+        **values)
 
 
 def _answer_token_span(context, answer, starts, ends):
@@ -726,14 +722,11 @@ class TaggingFeature(object):
     self.label_mask = label_mask
 
   def to_record(self):
-    return collections.OrderedDict([
-        ("unique_id", [self.unique_id]),
-        ("input_ids", self.input_ids),
-        ("input_mask", self.input_mask),
-        ("segment_ids", self.segment_ids),
-        ("label_ids", self.label_ids),
-        ("label_mask", self.label_mask),
-    ])
+    """The record_schema.TAGGING record written to the TFRecord."""
+    return record_schema.TAGGING.make_record(
+        unique_id=[self.unique_id], input_ids=self.input_ids,
+        input_mask=self.input_mask, segment_ids=self.segment_ids,
+        label_ids=self.label_ids, label_mask=self.label_mask)
 
 
 def token_to_wordpiece(tokenizer, token, cache=None):

@@ -1,16 +1,23 @@
 # coding=utf-8
 """The contract between create_pretraining_data.py and run_pretraining.py.
 
-The TFRecord feature spec (SPEC §6), the sidecar JSON that says how the data
-was made (annotator, inventories, labelled tasks, lengths), and the small
-pieces of prediction I/O (`--do_predict`): reading [MASK]ed sentences, feeding
+The TFRecord feature spec (declared in record_schema.PRETRAINING), the
+sidecar JSON that says how the data was made (annotator, inventories, labelled
+tasks, lengths), and the small pieces of prediction I/O (`--do_predict`): reading [MASK]ed sentences, feeding
 them to the estimator, and formatting the results.
 """
 
+import collections
+import hashlib
 import json
 import os
+import re
+import struct
 
+import errors
 import linguistics
+import record_schema
+import record_writer
 
 SIDECAR_SUFFIX = ".json"
 # Name of a sidecar that covers every file in its directory.
@@ -19,22 +26,42 @@ MASK_TOKEN = "[MASK]"
 
 
 def feature_spec(max_seq_length, max_predictions_per_seq):
-  """name -> tf.io.FixedLenFeature of one pretraining instance (SPEC §6)."""
-  import tensorflow.compat.v1 as tf
-  spec = {
-      "input_ids": tf.FixedLenFeature([max_seq_length], tf.int64),
-      "input_mask": tf.FixedLenFeature([max_seq_length], tf.int64),
-      "segment_ids": tf.FixedLenFeature([max_seq_length], tf.int64),
-      "masked_lm_positions": tf.FixedLenFeature([max_predictions_per_seq], tf.int64),
-      "masked_lm_ids": tf.FixedLenFeature([max_predictions_per_seq], tf.int64),
-      "masked_lm_weights": tf.FixedLenFeature([max_predictions_per_seq], tf.float32),
-  }
-  for task in linguistics.TASKS:
-    spec["%s_labels" % task] = tf.FixedLenFeature([max_predictions_per_seq], tf.int64)
-  return spec
+  """name -> tf.io.FixedLenFeature of one pretraining instance."""
+  return record_schema.PRETRAINING.tf_spec(
+      max_seq_length=max_seq_length,
+      max_predictions_per_seq=max_predictions_per_seq)
 
 
 # --- Sidecar ------------------------------------------------------------------------
+
+
+class DatasetError(errors.UserError):
+  """The input files are not the complete, unchanged data set they claim to be."""
+
+
+def _is_remote(path):
+  return "://" in path
+
+
+def _exists(path):
+  if _is_remote(path):
+    import tensorflow.compat.v1 as tf
+    return tf.io.gfile.exists(path)
+  return os.path.exists(path)
+
+
+def _open(path, mode):
+  if _is_remote(path):
+    import tensorflow.compat.v1 as tf
+    return tf.io.gfile.GFile(path, mode)
+  return open(path, mode)
+
+
+def _size(path):
+  if _is_remote(path):
+    import tensorflow.compat.v1 as tf
+    return tf.io.gfile.stat(path).length
+  return os.path.getsize(path)
 
 
 def sidecar_candidates(input_file):
@@ -44,12 +71,32 @@ def sidecar_candidates(input_file):
 
 
 def _read_json(path):
-  import tensorflow.compat.v1 as tf
-  with tf.gfile.GFile(path, "r") as reader:
+  with _open(path, "r") as reader:
     try:
       return json.load(reader)
     except ValueError as e:
       raise ValueError("%s: not valid JSON (%s)" % (path, e))
+
+
+def _find_sidecars(input_files, explicit_path=None):
+  """{input file: path of its sidecar}; {} when no file has one.
+
+  All files or none: training on a mix of, say, LTP data (DEP labelled) and
+  data without a sidecar would train DEP on whatever the latter holds.
+  """
+  if explicit_path:
+    return {path: explicit_path for path in input_files}
+  found = {}
+  for path in input_files:
+    for candidate in sidecar_candidates(path):
+      if _exists(candidate):
+        found[path] = candidate
+        break
+  missing = [p for p in input_files if p not in found]
+  if found and missing:
+    raise DatasetError("%s has no sidecar (%s) while other input files do" %
+                       (missing[0], " or ".join(sidecar_candidates(missing[0]))))
+  return found
 
 
 def load_sidecar(input_files, explicit_path=None):
@@ -58,24 +105,15 @@ def load_sidecar(input_files, explicit_path=None):
   All files must agree on it: training on a mix of, say, LTP data (DEP
   labelled) and jieba data (DEP absent) would silently train DEP on zeros.
   """
-  import tensorflow.compat.v1 as tf
   if explicit_path:
     return _read_json(explicit_path)
-  found = {}
-  for path in input_files:
-    for candidate in sidecar_candidates(path):
-      if tf.gfile.Exists(candidate):
-        found[path] = candidate
-        break
+  found = _find_sidecars(input_files)
   if not found:
+    import tensorflow.compat.v1 as tf
     tf.logging.warning(
         "No sidecar JSON found beside %s: assuming every linguistic task is "
         "labelled. Pass --data_sidecar for data made elsewhere.", input_files[0])
     return None
-  missing = [p for p in input_files if p not in found]
-  if missing:
-    raise ValueError("%s has no sidecar (%s) while other input files do" %
-                     (missing[0], " or ".join(sidecar_candidates(missing[0]))))
   sidecars = {}
   for path in sorted(set(found.values())):
     sidecars[path] = _read_json(path)
@@ -111,6 +149,181 @@ def check_sidecar(sidecar, max_seq_length, max_predictions_per_seq):
   unknown = [t for t in sidecar.get("labelled_tasks", []) if t not in linguistics.TASKS]
   if unknown:
     raise ValueError("%s: unknown labelled task(s) %s" % (where, ", ".join(unknown)))
+
+
+# --- Integrity of a data set -----------------------------------------------------------
+
+VerifiedDataset = collections.namedtuple(
+    "VerifiedDataset", ["labelled_tasks", "num_records", "sidecars"])
+# create_pretraining_data.py's shard names.
+_SHARD_NAME = re.compile(r"^pretraining-(\d{5})-of-(\d{5})\.tfrecord$")
+
+
+def scan_tfrecord(path):
+  """(records, bytes, sha256) of a TFRecord file, its framing and CRCs checked.
+
+  Raises DatasetError naming the file and the byte where it is cut or corrupt.
+  """
+  try:
+    handle = _open(path, "rb")
+  except (IOError, OSError) as e:
+    raise DatasetError("%s cannot be read: %s" % (path, e))
+  digest = hashlib.sha256()
+  records = offset = 0
+  with handle:
+    while True:
+      header = handle.read(12)
+      if not header:
+        return records, offset, digest.hexdigest()
+      problem = None
+      if len(header) < 12:
+        problem = "cut inside a record header"
+      elif struct.unpack("<I", header[8:])[0] != record_writer.masked_crc(header[:8]):
+        problem = "a record header fails its CRC"
+      else:
+        length = struct.unpack("<Q", header[:8])[0]
+        body = handle.read(length + 4)
+        if len(body) < length + 4:
+          problem = "cut inside a record"
+        elif struct.unpack("<I", body[-4:])[0] != record_writer.masked_crc(body[:-4]):
+          problem = "a record fails its CRC"
+      if problem:
+        raise DatasetError("%s: not a whole TFRecord file: %s at byte %d (record "
+                           "%d); regenerate it" % (path, problem, offset, records + 1))
+      digest.update(header)
+      digest.update(body)
+      records += 1
+      offset += 12 + length + 4
+
+
+def _regenerate_advice(sidecar_path):
+  return ("delete it and run create_pretraining_data.py again with the flags %s "
+          "records and --output_dir=%s: it rebuilds only the shards that are "
+          "missing or changed" % (sidecar_path, os.path.dirname(sidecar_path)))
+
+
+def _verify_against_sidecar(files, sidecar_path, read_contents):
+  """Checks the files one sidecar covers; returns (labelled tasks, records)."""
+  sidecar = _read_json(sidecar_path)
+  by_name = {os.path.basename(path): path for path in files}
+  listed = sidecar.get("files")
+  if listed is not None:
+    missing = [name for name in listed if name not in by_name]
+    if missing:
+      raise DatasetError(
+          "%s describes %d shards, but %s %s not among the input files (deleted, "
+          "or left out of the input pattern): pass every shard, or regenerate "
+          "the missing ones: run create_pretraining_data.py again with the flags "
+          "%s records and --output_dir=%s" % (
+              sidecar_path, len(listed), ", ".join(missing[:5]),
+              "is" if len(missing) == 1 else "are", sidecar_path,
+              os.path.dirname(sidecar_path)))
+    extra = sorted(set(by_name) - set(listed))
+    if extra:
+      raise DatasetError("%s is not one of the shards %s describes (left from "
+                         "another run?); move it away" % (by_name[extra[0]],
+                                                          sidecar_path))
+  shards = sidecar.get("shards", {})
+  num_records = 0
+  for name, path in sorted(by_name.items()):
+    expected = shards.get(name)
+    if expected is not None and _size(path) != expected["bytes"]:
+      raise DatasetError("%s has %d bytes, but %s records %d (cut or changed "
+                         "since it was made); %s" % (
+                             path, _size(path), sidecar_path, expected["bytes"],
+                             _regenerate_advice(sidecar_path)))
+    if read_contents:
+      records, _, sha256 = scan_tfrecord(path)
+      if expected is not None and (records, sha256) != (expected["records"],
+                                                        expected["sha256"]):
+        raise DatasetError("%s differs from the shard %s records (%d records, "
+                           "sha256 %s; recorded %d, %s): changed since it was "
+                           "made; %s" % (path, sidecar_path, records, sha256[:12],
+                                         expected["records"], expected["sha256"][:12],
+                                         _regenerate_advice(sidecar_path)))
+      num_records += records
+    elif expected is not None:
+      num_records += expected["records"]
+  return sidecar.get("labelled_tasks"), num_records
+
+
+def _verify_shard_names(files):
+  """Without a sidecar: the generator's names must form whole data sets."""
+  sets = collections.defaultdict(set)
+  for path in files:
+    match = _SHARD_NAME.match(os.path.basename(path))
+    if match:
+      sets[(os.path.dirname(path), int(match.group(2)))].add(int(match.group(1)))
+  for (directory, count), present in sorted(sets.items()):
+    missing = [i for i in range(count) if i not in present]
+    if missing:
+      raise DatasetError(
+          "%s holds shards of a %d-shard data set, but %d of them are not among "
+          "the input files (e.g. pretraining-%05d-of-%05d.tfrecord) and no sidecar "
+          "(%s) says what the set is: pass every shard, or regenerate the data "
+          "with create_pretraining_data.py" % (
+              directory or ".", count, len(missing), missing[0], count,
+              DIRECTORY_SIDECAR))
+
+
+def verify_dataset(input_files, sidecar_path=None, labelled_tasks=None,
+                   read_contents=True):
+  """Refuses input files that are not a whole, unchanged data set.
+
+  With a sidecar (`sidecar_path`, else `<file>.json` or the directory's
+  lert_data.json): every shard it lists must be among `input_files`, no other
+  file may be, and each must have the bytes, records and sha256 it recorded.
+  Without one: the generator's shard names must form whole sets, and the
+  caller must say what the data labels (`labelled_tasks`, a list of
+  linguistics.TASKS, possibly empty); it is never assumed. With
+  `read_contents` every byte is read (framing, CRCs, hash: about as long as
+  reading the data once); without, only the set and the sizes are checked.
+
+  Returns VerifiedDataset(labelled_tasks, num_records, sidecars); num_records
+  is None where nothing says it. Raises DatasetError naming the shard, with
+  how to regenerate it. TensorFlow is imported only for remote (gs://) paths.
+  """
+  if labelled_tasks is not None:
+    unknown = [t for t in labelled_tasks if t not in linguistics.TASKS]
+    if unknown:
+      raise DatasetError("unknown labelled task(s) %s; known: %s" % (
+          ", ".join(unknown), ", ".join(linguistics.TASKS)))
+  found = _find_sidecars(input_files, sidecar_path)
+  if not found:
+    _verify_shard_names(input_files)
+    if labelled_tasks is None:
+      raise DatasetError(
+          "no sidecar (%s, or <file>%s) describes %s, so nothing says which "
+          "linguistic tasks the data labels: say it (run_pretraining.py "
+          "--labelled_tasks=pos,ner,dep, or empty for none), or regenerate the "
+          "data with create_pretraining_data.py, which writes one" % (
+              DIRECTORY_SIDECAR, SIDECAR_SUFFIX, input_files[0]))
+    num_records = None
+    if read_contents:
+      num_records = sum(scan_tfrecord(path)[0] for path in input_files)
+    return VerifiedDataset(list(labelled_tasks), num_records, [])
+  groups = collections.defaultdict(list)
+  for path, sidecar in found.items():
+    groups[sidecar].append(path)
+  tasks, num_records = None, 0
+  for sidecar, files in sorted(groups.items()):
+    sidecar_tasks, records = _verify_against_sidecar(files, sidecar, read_contents)
+    if tasks is not None and sidecar_tasks != tasks:
+      raise DatasetError("the sidecars disagree on the labelled tasks: %s says %s, "
+                         "another %s" % (sidecar, sidecar_tasks, tasks))
+    tasks = sidecar_tasks
+    num_records += records
+  if tasks is None:
+    if labelled_tasks is None:
+      raise DatasetError("%s does not say which linguistic tasks the data labels: "
+                         "say it (run_pretraining.py --labelled_tasks)" %
+                         sorted(groups)[0])
+    tasks = list(labelled_tasks)
+  elif labelled_tasks is not None and set(labelled_tasks) != set(tasks):
+    raise DatasetError("the data labels %s (its sidecar says so), not %s as given" %
+                       (",".join(tasks) or "nothing",
+                        ",".join(labelled_tasks) or "nothing"))
+  return VerifiedDataset(tasks, num_records, sorted(groups))
 
 
 # --- Prediction I/O -------------------------------------------------------------------

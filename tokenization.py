@@ -252,6 +252,11 @@ def _is_control(char):
   return unicodedata.category(char).startswith("C")
 
 
+def is_removed_char(char):
+  """True for what cleaning removes: NUL, U+FFFD and every control character."""
+  return char == "\x00" or char == "\ufffd" or _is_control(char)
+
+
 def _is_punctuation(char):
   """True for ASCII non-alphanumeric printables (so "$", "^", "`" count, as in BERT)
   and for every Unicode category starting with "P"."""
@@ -277,9 +282,9 @@ _WORD = "w"    # part of a word
 
 
 def _classify(char):
-  code = ord(char)
-  if code == 0 or code == 0xFFFD or _is_control(char):
+  if is_removed_char(char):
     return _DROP
+  code = ord(char)
   if _is_whitespace(char):
     return _SPACE
   if _is_chinese_char(code):

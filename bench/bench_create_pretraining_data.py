@@ -146,7 +146,7 @@ def main():
   sentences = chars = 0
   for name in os.listdir(os.path.join(cache, ".progress")):
     with open(os.path.join(cache, ".progress", name)) as handle:
-      stats = json.load(handle)
+      stats = json.load(handle)["statistics"]
     sentences += stats.get("sentences", 0)
     chars += stats.get("characters", 0)
   print("| jieba | cpu | %d | %d | %.1f | %.0f | %.0f |" % (

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import crc32c
 import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,10 +20,17 @@ for _path in (REPO_ROOT, TESTS_DIR):
   if _path not in sys.path:
     sys.path.insert(0, _path)
 
+import annotation_cache  # noqa: E402
 import annotators  # noqa: E402
+import corpus_reader  # noqa: E402
 import create_pretraining_data as cpd  # noqa: E402
+import errors  # noqa: E402
+import generator_stats  # noqa: E402
+import instance_builder  # noqa: E402
 import linguistics  # noqa: E402
 import pretraining_data  # noqa: E402
+import record_schema  # noqa: E402
+import record_writer  # noqa: E402
 import tokenization  # noqa: E402
 
 VOCAB_FILE = os.path.join(REPO_ROOT, "vocab.txt")
@@ -75,7 +83,7 @@ def tfrecord_files(directory):
 
 
 def read_examples(paths, max_seq_length, max_predictions):
-  """Parses TFRecords with TensorFlow and SPEC §6's feature spec."""
+  """Parses TFRecords with TensorFlow and the pretraining feature spec."""
   import tensorflow.compat.v1 as tf
   spec = pretraining_data.feature_spec(max_seq_length, max_predictions)
   examples = []
@@ -112,7 +120,8 @@ SPEC_ANNOTATION = annotators.SentenceAnnotation(
 
 
 class FakeAnnotator(annotators.Annotator):
-  """The SPEC §4 example's annotation; two-character words elsewhere."""
+  """The labelling example's annotation (哈工大位于冰城哈尔滨。); two-character
+  words elsewhere."""
 
   name = "fake"
   labelled_tasks = ("pos", "ner", "dep")
@@ -154,7 +163,7 @@ class DyingAnnotator(FakeAnnotator):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-# --- Labels (SPEC §4) ---------------------------------------------------------------------
+# --- Labels per token -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -172,11 +181,11 @@ SPEC_DEP = ["SBV"] * 3 + ["HED"] * 2 + ["ATT"] * 2 + ["VOB"] * 3 + ["WP"]
 
 
 def spec_record():
-  return cpd._sentence_record(SPEC_SENTENCE, SPEC_ANNOTATION, ("pos", "ner", "dep"))
+  return annotation_cache.sentence_record(SPEC_SENTENCE, SPEC_ANNOTATION, ("pos", "ner", "dep"))
 
 
 def test_spec_example_labels_per_token(tokenizer):
-  segment = cpd.tokenize_sentence(spec_record(), tokenizer, linguistics.TagMapper(),
+  segment = instance_builder.tokenize_sentence(spec_record(), tokenizer, linguistics.TagMapper(),
                                   {"pos", "ner", "dep"})
   assert segment.ids == tokenizer.convert_tokens_to_ids(list(SPEC_SENTENCE))
   assert segment.pos == label_ids("pos", SPEC_POS)
@@ -190,7 +199,7 @@ def test_spec_example_labels_per_token(tokenizer):
   assert segment.ner[7:10] == label_ids("ner", ["B-Ns", "I-Ns", "E-Ns"])
   assert segment.word_starts == [0, 3, 5, 7, 10]
   # An annotator without DEP leaves it unlabelled (None, later written as 0).
-  unlabelled = cpd.tokenize_sentence(spec_record()[:4], tokenizer,
+  unlabelled = instance_builder.tokenize_sentence(spec_record()[:4], tokenizer,
                                      linguistics.TagMapper(), {"pos", "ner"})
   assert unlabelled.dep is None and unlabelled.pos == segment.pos
 
@@ -216,23 +225,54 @@ def test_spec_example_through_the_whole_pipeline(tmp_path, tokenizer):
   assert example["input_ids"][0] == ids[0] and example["input_ids"][12] == ids[12]
 
 
-def test_word_pieces_take_the_labels_of_their_first_character(tokenizer):
+def test_word_pieces_take_pos_and_dep_of_their_first_character(tokenizer):
   annotation = annotators.SentenceAnnotation(
       [u"iPhone", u"售价", u"5999", u"元"], ["ws", "n", "m", "q"], [("Nh", 0, 0)],
       ["SBV", "HED", "ATT", "VOB"], [2, 0, 4, 2])
-  record = cpd._sentence_record(u"iPhone售价5999元", annotation, ("pos", "ner", "dep"))
-  segment = cpd.tokenize_sentence(record, tokenizer, linguistics.TagMapper(),
+  record = annotation_cache.sentence_record(u"iPhone售价5999元", annotation, ("pos", "ner", "dep"))
+  segment = instance_builder.tokenize_sentence(record, tokenizer, linguistics.TagMapper(),
                                   {"pos", "ner", "dep"})
   tokens = tokenizer.convert_ids_to_tokens(segment.ids)
   assert tokens == ["iphone", u"售", u"价", "599", "##9", u"元"]
   assert segment.pos == label_ids("pos", ["ws", "n", "n", "m", "m", "q"])
-  # NER is BIES over characters: the piece takes its first character's B-Nh.
-  assert segment.ner == label_ids("ner", ["B-Nh", "O", "O", "O", "O", "O"])
+  # NER: the one token of the entity covers its first and last character.
+  assert segment.ner == label_ids("ner", ["S-Nh", "O", "O", "O", "O", "O"])
   assert segment.dep == label_ids("dep", ["SBV", "HED", "HED", "ATT", "ATT", "VOB"])
   assert segment.word_starts == [0, 1, 3, 5]  # 599 ##9 are one word
 
 
+def ner_of(tokenizer, words, entities):
+  text = u"".join(words)
+  annotation = annotators.SentenceAnnotation(words, ["n"] * len(words), entities,
+                                             None, None)
+  segment = instance_builder.tokenize_sentence(
+      annotation_cache.sentence_record(text, annotation, ("pos", "ner")), tokenizer,
+      linguistics.TagMapper(), {"pos", "ner"})
+  tokens = tokenizer.convert_ids_to_tokens(segment.ids)
+  return list(zip(tokens, [linguistics.LABELS["ner"][i] for i in segment.ner]))
+
+
+def test_a_token_takes_the_ner_tag_that_fits_the_characters_it_covers(tokenizer):
+  # S: first and last character of the entity; B: only the first; E: only
+  # the last; I: neither. Tokens of one character keep their own tag.
+  assert ner_of(tokenizer, [u"Google", u"发布"], [("Ni", 0, 0)]) == [
+      ("google", "S-Ni"), (u"发", "O"), (u"布", "O")]
+  assert ner_of(tokenizer, [u"Google公司"], [("Ni", 0, 0)]) == [
+      ("google", "B-Ni"), (u"公", "I-Ni"), (u"司", "E-Ni")]
+  assert ner_of(tokenizer, [u"苹果", u"iPhone"], [("Ni", 0, 1)]) == [
+      (u"苹", "B-Ni"), (u"果", "I-Ni"), ("iphone", "E-Ni")]
+  assert ner_of(tokenizer, [u"在", u"5999"], [("Ns", 1, 1)]) == [
+      (u"在", "O"), ("599", "B-Ns"), ("##9", "E-Ns")]
+  assert ner_of(tokenizer, [u"北京", u"Google", u"中心"], [("Ni", 0, 2)]) == [
+      (u"北", "B-Ni"), (u"京", "I-Ni"), ("google", "I-Ni"), (u"中", "I-Ni"),
+      (u"心", "E-Ni")]
+
+
 # --- Masking --------------------------------------------------------------------------------
+
+
+def build_statistics():
+  return generator_stats.BuildStatistics(4, ())
 
 
 def synthetic_segments(rng, count, vocab_ids):
@@ -244,7 +284,7 @@ def synthetic_segments(rng, count, vocab_ids):
       starts.append(len(ids))
       ids.extend(rng.choice(vocab_ids) for _ in range(rng.choice([1, 1, 2, 2, 2, 3, 4])))
     labels = [rng.randrange(13) for _ in ids]
-    segments.append(cpd.Segment(ids, labels, labels, labels, starts))
+    segments.append(instance_builder.Segment(ids, labels, labels, labels, starts))
   return segments
 
 
@@ -280,7 +320,7 @@ def check_instance(instance, builder, max_predictions, labels):
 def test_masking_statistics(tokenizer, max_seq_length, max_predictions):
   options = cpd.Options(max_seq_length=max_seq_length,
                         max_predictions_per_seq=max_predictions)
-  builder = cpd.InstanceBuilder(options, tokenizer.vocab)
+  builder = instance_builder.InstanceBuilder(options, tokenizer.vocab)
   rng = random.Random(1)
   vocab_ids = list(range(670, 8000))
   target = 1000 if max_seq_length == 512 else 1500
@@ -291,7 +331,7 @@ def test_masking_statistics(tokenizer, max_seq_length, max_predictions):
     segments = synthetic_segments(rng, 60, vocab_ids)
     document = [t for s in segments for t in s.ids]
     document_labels = [label for s in segments for label in s.pos]
-    produced = builder.create_instances(segments, rng, {})
+    produced = builder.create_instances(segments, rng, build_statistics())
     # Every token of the document is in exactly one instance, in order.
     assert [t for i in produced for t in original_tokens(i)] == document
     offset = 0
@@ -333,12 +373,12 @@ def test_masking_flags_change_the_distributions(tokenizer):
   options = cpd.Options(max_seq_length=256, max_predictions_per_seq=80,
                         ngram_probs=(1.0,), replacement_probs=(0.0, 0.0, 1.0),
                         masked_lm_prob=0.3, short_seq_prob=0.0)
-  builder = cpd.InstanceBuilder(options, tokenizer.vocab)
+  builder = instance_builder.InstanceBuilder(options, tokenizer.vocab)
   rng = random.Random(3)
   instances = []
   for _ in range(20):
     instances.extend(builder.create_instances(
-        synthetic_segments(rng, 30, list(range(670, 8000))), rng, {}))
+        synthetic_segments(rng, 30, list(range(670, 8000))), rng, build_statistics()))
   masked = tokens = 0
   for instance in instances:
     assert set(instance.ngram_lengths) <= {1} and set(instance.fill_lengths) <= {1}
@@ -352,7 +392,7 @@ def test_masking_flags_change_the_distributions(tokenizer):
 
 
 def test_random_replacements_are_real_tokens(tokenizer):
-  builder = cpd.InstanceBuilder(cpd.Options(), tokenizer.vocab)
+  builder = instance_builder.InstanceBuilder(cpd.Options(), tokenizer.vocab)
   specials = {i for t, i in tokenizer.vocab.items() if t.startswith("[") and t.endswith("]")}
   assert specials & set(builder.random_ids) == set()
   assert len(builder.random_ids) == len(tokenizer.vocab) - len(specials)
@@ -361,15 +401,15 @@ def test_random_replacements_are_real_tokens(tokenizer):
 
 def test_long_sentences_are_split_at_word_boundaries(tokenizer):
   options = cpd.Options(max_seq_length=16, max_predictions_per_seq=5, short_seq_prob=0.0)
-  builder = cpd.InstanceBuilder(options, tokenizer.vocab)
+  builder = instance_builder.InstanceBuilder(options, tokenizer.vocab)
   # 10 words of 3 tokens (30 tokens), then one word of 20 tokens.
-  segment = cpd.Segment(list(range(1000, 1050)), None, None, None,
+  segment = instance_builder.Segment(list(range(1000, 1050)), None, None, None,
                         list(range(0, 30, 3)) + [30])
-  stats = {}
+  stats = build_statistics()
   instances = builder.create_instances([segment], random.Random(0), stats)
   lengths = [i.num_tokens for i in instances]
   assert lengths == [12, 12, 6, 14, 6]  # 14 = max tokens: the 20-token word is cut
-  assert stats["words_cut"] == 1 and stats["sentences_split"] == 4
+  assert stats.counts["words_cut"] == 1 and stats.counts["sentences_split"] == 4
   for instance in instances:
     assert instance.pos is None  # unlabelled tasks stay None (written as 0)
 
@@ -378,12 +418,11 @@ def test_long_sentences_are_split_at_word_boundaries(tokenizer):
 
 
 def test_crc32c_known_values():
-  crc = cpd.Crc32c()
+  crc = crc32c.crc32c  # the TFRecord framing's CRC: Castagnoli, not zlib's
   assert crc(b"123456789") == 0xE3069283
   assert crc(b"") == 0
   assert crc(b"\x00" * 32) == 0x8A9136AA
-  long_data = bytes(bytearray(range(256))) * 40  # longer than the initial tables
-  assert crc(long_data) == crc(long_data)  # grows and stays consistent
+  long_data = bytes(bytearray(range(256))) * 40
   reference = 0xFFFFFFFF
   for byte in bytearray(long_data):
     reference ^= byte
@@ -394,12 +433,15 @@ def test_crc32c_known_values():
 
 def test_examples_and_records_are_those_of_tensorflow(tmp_path, tokenizer):
   import tensorflow.compat.v1 as tf
-  builder = cpd.InstanceBuilder(cpd.Options(max_seq_length=32, max_predictions_per_seq=6),
+  builder = instance_builder.InstanceBuilder(cpd.Options(max_seq_length=32, max_predictions_per_seq=6),
                                 tokenizer.vocab)
-  encoder = cpd.ExampleEncoder(32, 6, len(tokenizer.vocab))
+  encoder = record_writer.ExampleEncoder(
+      record_schema.PRETRAINING, len(tokenizer.vocab),
+      memoized=("input_mask", "segment_ids", "masked_lm_weights"),
+      max_seq_length=32, max_predictions_per_seq=6)
   rng = random.Random(5)
   segments = synthetic_segments(rng, 6, list(range(100, 21128)))
-  instances = builder.create_instances(segments, rng, {})
+  instances = builder.create_instances(segments, rng, build_statistics())
   records = []
   for instance in instances:
     features = collections.OrderedDict()
@@ -418,14 +460,14 @@ def test_examples_and_records_are_those_of_tensorflow(tmp_path, tokenizer):
     feature["masked_lm_weights"] = tf.train.Feature(
         float_list=tf.train.FloatList(value=weights))
     expected = tf.train.Example(features=tf.train.Features(feature=feature))
-    ours = encoder.encode(instance)
+    ours = encoder.encode(instance.features())
     assert ours == expected.SerializeToString(deterministic=True)
     records.append(ours)
   theirs = str(tmp_path / "tf.tfrecord")
   with tf.io.TFRecordWriter(theirs) as writer:
     for record in records:
       writer.write(record)
-  ours = b"".join(cpd.tfrecord_chunks(records, cpd.Crc32c()))
+  ours = b"".join(record_writer.tfrecord_chunks(records))
   assert ours == open(theirs, "rb").read()
 
 
@@ -526,7 +568,7 @@ def test_kill_and_resume(tmp_path, jieba_corpus):
   for path in tfrecord_files(resumed):
     assert open(path, "rb").read() == open(
         os.path.join(str(reference), os.path.basename(path)), "rb").read()
-  assert not os.path.exists(str(resumed / cpd.SIDECAR))
+  assert not os.path.exists(str(resumed / generator_stats.SIDECAR))
   output = subprocess.check_output(command(resumed), env=env, stderr=subprocess.STDOUT)
   assert (b"%d already done" % len(done_before)) in output
   assert file_bytes(resumed) == file_bytes(reference)
@@ -539,10 +581,11 @@ def test_kill_and_resume(tmp_path, jieba_corpus):
 
 
 def documents_of(text, input_format, splitter="rules"):
-  stats = {}
+  stats = generator_stats.annotation_statistics()
   lines = list(enumerate(text.split(u"\n"), 1))
   _, split = annotators.make_sentence_splitter(splitter)
-  return list(cpd.iter_documents(lines, input_format, split, stats, "f")), stats
+  documents = list(corpus_reader.iter_documents(lines, input_format, split, stats, "f"))
+  return documents, {key: value for key, value in stats.to_dict().items() if value}
 
 
 def test_input_formats():
@@ -567,7 +610,7 @@ def test_plan_shards_cuts_at_document_boundaries(tmp_path):
   documents = make_documents(30, seed=2)
   path = write_sentence_per_line(tmp_path / "c.txt", documents)
   data = open(path, "rb").read()
-  shards = cpd.plan_shards([path], "sentence_per_line", 500)
+  shards = corpus_reader.plan_shards([path], "sentence_per_line", 500)
   assert len(shards) > 3
   assert shards[0][1] == 0 and shards[-1][2] == len(data)
   for (_, _, end, _), (_, start, _, first_line) in zip(shards, shards[1:]):
@@ -575,7 +618,7 @@ def test_plan_shards_cuts_at_document_boundaries(tmp_path):
     assert data[:start].count(b"\n") + 1 == first_line
   empty = write_sentence_per_line(tmp_path / "e.txt", [])
   open(empty, "wb").close()
-  assert cpd.plan_shards([empty], "sentence_per_line", 500) == [(0, 0, 0, 1)]
+  assert corpus_reader.plan_shards([empty], "sentence_per_line", 500) == [(0, 0, 0, 1)]
 
 
 def test_bad_input_is_counted_not_fatal(tmp_path):
@@ -616,7 +659,7 @@ def test_bad_input_is_counted_not_fatal(tmp_path):
       for record in json.loads(line)["sentences"]:
         expected_tokens += len(tokenizer.tokenize(record[0]))
   assert build["tokens"] == expected_tokens
-  report = cpd.format_report(sidecar)
+  report = generator_stats.format_report(sidecar)
   assert "bad_utf8_lines 1 (e.g. %s:2)" % corpus in report
 
 
@@ -680,7 +723,7 @@ def test_command_line(tmp_path, jieba_corpus):
       [sys.executable, SCRIPT, "--input_file=" + str(tmp_path / "nope.txt"),
        "--output_dir=" + str(tmp_path / "o"), "--vocab_file=" + VOCAB_FILE],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-  assert result.returncode == 1
+  assert result.returncode == errors.USER_ERROR_EXIT
   assert b"error: --input_file" in result.stderr and b"Traceback" not in result.stderr
 
 

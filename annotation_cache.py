@@ -1,0 +1,149 @@
+# coding=utf-8
+"""Stage 1's product: annotated documents, one JSON line each, per shard.
+
+A cache shard (`annotations-SSSSS-of-NNNNN.jsonl`) holds one document a line:
+  {"line": L, "sentences": [[text, word_lengths, pos, entities(, dep, heads)]]}
+L is the document's first line in its input file; word_lengths cut `text`
+into the annotator's words; pos and dep hold one tag per word, entities are
+[type, first_word, last_word] triples. Tags are the annotator's (LTP's tag
+sets); mapping into LERT's inventories happens when instances are built, where
+it is counted. dep and heads are there only when the annotator labels DEP.
+
+When a shard is written, its integrity record (lines, bytes, sha256) goes into
+its `.progress/` file; the build stage reads a shard only through
+`read_cache_shard`, which refuses one that was cut, emptied or changed since.
+"""
+
+import hashlib
+import json
+import os
+
+from generator_io import DataError
+
+CACHE_FORMAT = "lert-annotation-cache/2"
+# Sentences are annotated in groups of this many (LTP batches within a group).
+ANNOTATION_GROUP = 1024
+
+
+def _check_annotation(text, annotation, labelled_tasks):
+  """Why `annotation` does not fit `text`, or None if it does."""
+  if annotation is None:
+    return "the annotator failed on it"
+  words = annotation.words
+  if "".join(words) != text:
+    return "its words do not spell the sentence"
+  if any(not word for word in words):
+    return "it has an empty word"
+  if len(annotation.pos) != len(words):
+    return "%d POS tags for %d words" % (len(annotation.pos), len(words))
+  for entity in annotation.entities:
+    if not (len(entity) == 3 and 0 <= entity[1] <= entity[2] < len(words)):
+      return "entity %r outside its %d words" % (entity, len(words))
+  if "dep" in labelled_tasks:
+    if annotation.dep is None or len(annotation.dep) != len(words):
+      return "the dependency relations do not match its words"
+    if annotation.heads is None or len(annotation.heads) != len(words):
+      return "the dependency heads do not match its words"
+  return None
+
+
+def sentence_record(text, annotation, labelled_tasks):
+  """The cache's list for one annotated sentence (see the module docstring)."""
+  record = [text, [len(word) for word in annotation.words], list(annotation.pos),
+            [[t, s, e] for t, s, e in annotation.entities]]
+  if "dep" in labelled_tasks:
+    record.append(list(annotation.dep))
+    record.append([int(h) for h in annotation.heads])
+  return record
+
+
+def annotate_documents(documents, annotator, where, stats, report=None):
+  """Annotates (first_line, sentences) documents in groups; yields cache records.
+
+  A sentence the annotator cannot annotate consistently is dropped, counted and
+  its file:line kept as an example; nothing else is lost.
+  """
+  labelled = set(annotator.labelled_tasks)
+  pending, pending_sentences = [], 0
+
+  def flush():
+    texts = [text for _, sentences in pending for text in sentences]
+    results = annotator.annotate(texts)
+    if len(results) != len(texts):
+      raise DataError("annotator %s returned %d annotations for %d sentences" %
+                      (annotator.name, len(results), len(texts)))
+    results = iter(results)
+    for first, sentences in pending:
+      records = []
+      for text in sentences:
+        annotation = next(results)
+        problem = _check_annotation(text, annotation, labelled)
+        if problem:
+          stats.add("sentences_dropped", example="%s:%d, document starting "
+                    "there: %s" % (where, first, problem))
+          continue
+        records.append(sentence_record(text, annotation, labelled))
+      if records:
+        stats.add("documents")
+        stats.add("sentences", len(records))
+        stats.add("characters", sum(len(r[0]) for r in records))
+        yield {"line": first, "sentences": records}
+      else:
+        stats.add("empty_documents")
+
+  for first, sentences in documents:
+    pending.append((first, sentences))
+    pending_sentences += len(sentences)
+    if pending_sentences >= ANNOTATION_GROUP:
+      for record in flush():
+        yield record
+      if report:
+        report(first)
+      pending, pending_sentences = [], 0
+  if pending:
+    for record in flush():
+      yield record
+
+
+def encode_cache_shard(records):
+  """(bytes of a cache shard holding `records`, its integrity record)."""
+  lines = [json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+           for record in records]
+  data = ("\n".join(lines) + "\n" if lines else "").encode("utf-8")
+  return data, {"lines": len(lines), "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def reannotate_advice(path):
+  return ("delete %s and run create_pretraining_data.py again with --stage=annotate "
+          "(or all) and the same --cache_dir to annotate that shard again" % path)
+
+
+def read_cache_shard(path, integrity):
+  """Yields (line number, raw line) of a cache shard that matches `integrity`.
+
+  The size is checked first; lines and hash once the shard has been read (the
+  caller must read to the end), so a shard that was cut (at a line boundary or
+  not), emptied or edited is refused with its name instead of building fewer
+  documents.
+  """
+  try:
+    size = os.path.getsize(path)
+  except OSError as e:
+    raise DataError("annotation cache shard %s cannot be read (%s); %s" %
+                    (path, e.strerror, reannotate_advice(path)))
+  if size != integrity["bytes"]:
+    raise DataError("annotation cache shard %s has %d bytes, but %d were written "
+                    "when it was annotated (cut or changed since); %s" %
+                    (path, size, integrity["bytes"], reannotate_advice(path)))
+  digest = hashlib.sha256()
+  lines = 0
+  with open(path, "rb") as handle:
+    for lines, raw in enumerate(handle, 1):
+      digest.update(raw)
+      yield lines, raw
+  if lines != integrity["lines"] or digest.hexdigest() != integrity["sha256"]:
+    raise DataError("annotation cache shard %s differs from what was annotated "
+                    "(%d lines, sha256 %s; recorded %d lines, sha256 %s); %s" % (
+                        path, lines, digest.hexdigest()[:12], integrity["lines"],
+                        integrity["sha256"][:12], reannotate_advice(path)))

@@ -1,0 +1,356 @@
+# coding=utf-8
+"""The generator's units of work: one job per shard, and what a worker does.
+
+The annotation cache's `manifest.json` fixes the shards (byte ranges of the
+input files, cut at document boundaries) once, so the plan depends only on the
+input and `--shard_size_mb`, never on the workers. A job annotates a shard
+(input bytes -> cache shard) and/or builds it (cache shard -> TFRecords). Every
+random choice of a shard comes from a seed derived from `--random_seed` and the
+shard number: the output does not depend on the number of workers or their
+order.
+
+A part is done when its progress file `.progress/<shard>.json` exists:
+  {"shard": integrity record, "statistics": {...}, "seconds": s}
+(the build's also has "cache_sha256", the cache shard it was built from). It
+is written after the shard itself, so a run that was stopped redoes only the
+unfinished parts; a part whose shard file is missing, whose output no longer
+has the size it was written with, or that was built from another cache shard,
+is redone too. The integrity records are lines (records), bytes and sha256:
+the build checks its cache shard against them, and the sidecar lists the
+output shards' for pretraining_data.verify_dataset.
+"""
+
+import hashlib
+import json
+import os
+import random
+import time
+
+import annotation_cache
+import annotators
+import corpus_reader
+import generator_io
+import generator_stats
+import instance_builder
+import linguistics
+import record_schema
+import record_writer
+import tokenization
+from generator_io import DataError
+
+try:
+  import resource
+except ImportError:  # not on Windows; peak memory is then not reported
+  resource = None
+
+MANIFEST = "manifest.json"
+BUILD_CONFIG = "build.json"
+
+
+def peak_rss_mb():
+  if resource is None:
+    return None
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def shard_seed(random_seed, shard_index):
+  """A stable 64-bit seed of (random_seed, shard): independent of worker order."""
+  digest = hashlib.sha256(b"lert-data:%d:%d" % (random_seed, shard_index)).digest()
+  return int.from_bytes(digest[:8], "big")
+
+
+# --- The plan ---------------------------------------------------------------------------
+
+
+def _manifest_identity(options, files, description, splitter_name):
+  return {
+      "format": annotation_cache.CACHE_FORMAT,
+      "annotator": description,
+      "input_format": options.input_format,
+      "sentence_splitter": splitter_name,
+      "shard_size_mb": options.shard_size_mb,
+      "inputs": [{"path": path, "size": os.path.getsize(path),
+                  "mtime_ns": os.stat(path).st_mtime_ns} for path in files],
+  }
+
+
+def prepare_cache(options):
+  """Validates the cache side and returns its manifest (planning shards if new)."""
+  cache_dir = options.resolved_cache_dir()
+  manifest_path = os.path.join(cache_dir, MANIFEST)
+  if options.stage == "build":
+    if not os.path.isfile(manifest_path):
+      raise DataError("--cache_dir %s holds no annotation cache (%s is missing); "
+                      "run --stage=annotate first" % (cache_dir, MANIFEST))
+    return generator_io.read_json(manifest_path)
+  files = corpus_reader.expand_input_patterns(options.input_file)
+  try:
+    description = annotators.annotator_class(options.annotator).describe(
+        options.annotator_options())
+    splitter_name, _ = annotators.make_sentence_splitter(options.sentence_splitter)
+  except annotators.AnnotatorError as e:
+    raise DataError(str(e))
+  identity = _manifest_identity(options, files, description, splitter_name)
+  generator_io.ensure_writable_dir(cache_dir, "cache_dir")
+  if os.path.isfile(manifest_path):
+    manifest = generator_io.read_json(manifest_path)
+    stored = {key: manifest.get(key) for key in identity}
+    if stored != identity:
+      differing = [key for key in identity if stored[key] != identity[key]]
+      raise DataError(
+          "--cache_dir %s holds annotations made with other %s; use another "
+          "--cache_dir (or delete it) to annotate again" %
+          (cache_dir, ", ".join(differing)))
+    return manifest
+  shard_bytes = int(options.shard_size_mb * 1024 * 1024)
+  plan = corpus_reader.plan_shards(files, options.input_format, shard_bytes)
+  manifest = dict(identity)
+  manifest["shards"] = [
+      {"file": file_index, "start": start, "end": end, "first_line": first_line,
+       "name": "annotations-%05d-of-%05d" % (index, len(plan))}
+      for index, (file_index, start, end, first_line) in enumerate(plan)]
+  generator_io.write_atomically(manifest_path, generator_io.json_bytes(manifest))
+  return manifest
+
+
+def build_identity(options, manifest):
+  """What makes an output directory's data what it is (checked on resume)."""
+  return {
+      "format": generator_stats.DATA_FORMAT,
+      "annotation_cache": {key: manifest[key] for key in (
+          "annotator", "input_format", "sentence_splitter", "inputs",
+          "shard_size_mb")},
+      "vocab_sha256": generator_io.file_sha256(options.vocab_file),
+      "do_lower_case": bool(options.do_lower_case),
+      "max_seq_length": options.max_seq_length,
+      "max_predictions_per_seq": options.max_predictions_per_seq,
+      "random_seed": options.random_seed,
+      "dupe_factor": options.dupe_factor,
+      "masked_lm_prob": options.masked_lm_prob,
+      "short_seq_prob": options.short_seq_prob,
+      "ngram_probs": list(options.ngram_probs),
+      "replacement_probs": {"mask": options.replacement_probs[0],
+                            "random": options.replacement_probs[1],
+                            "keep": options.replacement_probs[2]},
+  }
+
+
+def check_build_config(options, identity):
+  """Refuses an output directory made with other settings; records ours."""
+  config_path = os.path.join(options.output_dir, generator_io.PROGRESS_DIR,
+                             BUILD_CONFIG)
+  if not os.path.isfile(config_path):
+    generator_io.write_atomically(config_path, generator_io.json_bytes(identity))
+    return
+  stored = generator_io.read_json(config_path)
+  if stored != identity:
+    differing = sorted(k for k in identity if stored.get(k) != identity[k])
+    raise DataError("--output_dir %s holds data made with other %s; use "
+                    "another --output_dir (or delete it)" %
+                    (options.output_dir, ", ".join(differing)))
+
+
+def _read_progress(path):
+  """A part's progress record, or None when the part is not done."""
+  return generator_io.read_json(path) if os.path.isfile(path) else None
+
+
+def _output_is_current(output_file, record, cache_record):
+  """Was the output shard built from this cache shard and left as written?"""
+  return (record is not None and cache_record is not None and
+          record["cache_sha256"] == cache_record["shard"]["sha256"] and
+          os.path.isfile(output_file) and
+          os.path.getsize(output_file) == record["shard"]["bytes"])
+
+
+def make_jobs(options, manifest):
+  """One job per shard, for the parts not done yet."""
+  cache_dir = options.resolved_cache_dir()
+  jobs = []
+  shards = manifest["shards"]
+  for index, shard in enumerate(shards):
+    path = manifest["inputs"][shard["file"]]["path"]
+    cache_file = os.path.join(cache_dir, shard["name"] + ".jsonl")
+    cache_done = generator_io.progress_path(cache_dir, shard["name"])
+    cache_record = _read_progress(cache_done)
+    if not os.path.isfile(cache_file):
+      cache_record = None  # deleted, to be annotated again
+    job = {"index": index, "input": (path, shard["start"], shard["end"],
+                                     shard["first_line"]),
+           "bytes": shard["end"] - shard["start"],
+           "input_format": manifest["input_format"],
+           "cache_file": cache_file, "cache_done": cache_done,
+           "annotate": options.stage in ("annotate", "all") and not cache_record,
+           "build": False}
+    if options.stage in ("build", "all"):
+      name = generator_io.output_name(index, len(shards))
+      job["output_file"] = os.path.join(options.output_dir, name)
+      job["output_done"] = generator_io.progress_path(options.output_dir, name)
+      job["build"] = job["annotate"] or not _output_is_current(
+          job["output_file"], _read_progress(job["output_done"]), cache_record)
+      if options.stage == "build" and not cache_record:
+        raise DataError("the annotation cache in %s is incomplete (%s not "
+                        "annotated, or its shard file is missing); run "
+                        "--stage=annotate with the same --cache_dir first" %
+                        (cache_dir, shard["name"]))
+    # Progress: annotation and building each count for half of a shard.
+    job["annotate_share"] = 0.5 if job["build"] else 1.0
+    job["build_base"] = 0.5 if job["annotate"] else 0.0
+    if job["annotate"] or job["build"]:
+      jobs.append(job)
+  return jobs
+
+
+# --- The work ---------------------------------------------------------------------------
+
+
+class Worker(object):
+  """Per-process state: built lazily, so a build-only worker never loads jieba.
+
+  `config`: the run's options, the annotator's name and options, the sentence
+  splitter and the labelled tasks; `report(job, fraction)` takes progress.
+  """
+
+  def __init__(self, config, report=None):
+    self.config = config
+    self.report = report or (lambda job, fraction: None)
+    self._annotator = None
+    self._splitter = None
+    self._build_tools = None
+
+  def annotator(self):
+    if self._annotator is None:
+      try:
+        self._annotator = annotators.create_annotator(
+            self.config["annotator"], self.config["annotator_options"])
+      except annotators.AnnotatorError as e:
+        raise DataError(str(e))
+    return self._annotator
+
+  def splitter(self):
+    if self._splitter is None:
+      _, self._splitter = annotators.make_sentence_splitter(
+          self.config["sentence_splitter"])
+    return self._splitter
+
+  def build_tools(self):
+    """(tokenizer, instance builder, record encoder) of the run."""
+    if self._build_tools is None:
+      options = self.config["options"]
+      tokenizer = tokenization.FullTokenizer(options.vocab_file,
+                                             options.do_lower_case)
+      encoder = record_writer.ExampleEncoder(
+          record_schema.PRETRAINING, len(tokenizer.vocab),
+          memoized=("input_mask", "segment_ids", "masked_lm_weights"),
+          max_seq_length=options.max_seq_length,
+          max_predictions_per_seq=options.max_predictions_per_seq)
+      self._build_tools = (
+          tokenizer, instance_builder.InstanceBuilder(options, tokenizer.vocab),
+          encoder)
+    return self._build_tools
+
+
+def annotate_shard(worker, job):
+  """Stage 1 for one shard: input bytes -> cache shard; returns its progress record."""
+  stats = generator_stats.annotation_statistics()
+  started = time.time()
+  path, start, end, first_line = job["input"]
+  if start == end == 0:
+    stats.add("empty_input_files", example=path)
+  lines = corpus_reader.read_shard_lines(path, start, end, first_line, stats)
+  documents = corpus_reader.iter_documents(lines, job["input_format"],
+                                           worker.splitter(), stats, path)
+  annotator = worker.annotator()
+  share = job["annotate_share"]
+
+  def report(line):
+    worker.report(job, share * (line - first_line) / float(max(1, len(lines))))
+  data, integrity = annotation_cache.encode_cache_shard(list(
+      annotation_cache.annotate_documents(documents, annotator, path, stats,
+                                          report)))
+  stats.add_tables(annotator.take_statistics())
+  generator_io.write_atomically(job["cache_file"], data)
+  stats.add("input_bytes", end - start)
+  result = {"shard": integrity, "statistics": stats.to_dict(),
+            "seconds": time.time() - started}
+  generator_io.write_atomically(job["cache_done"], generator_io.json_bytes(result))
+  return result
+
+
+def _write_output_shard(path, serialized):
+  """Writes framed records atomically; returns the shard's integrity record."""
+  digest = hashlib.sha256()
+  sizes = []
+
+  def chunks():
+    for chunk in record_writer.tfrecord_chunks(serialized):
+      digest.update(chunk)
+      sizes.append(len(chunk))
+      yield chunk
+  generator_io.write_atomically(path, chunks())
+  return {"records": len(serialized), "bytes": sum(sizes),
+          "sha256": digest.hexdigest()}
+
+
+def build_shard(worker, job):
+  """Stage 2 for one shard: cache shard -> TFRecords; returns its progress record."""
+  tokenizer, builder, encoder = worker.build_tools()
+  options = worker.config["options"]
+  labelled = set(worker.config["labelled_tasks"])
+  stats = generator_stats.BuildStatistics(len(options.ngram_probs), labelled)
+  started = time.time()
+  rng = random.Random(shard_seed(options.random_seed, job["index"]))
+  mapper = linguistics.TagMapper()
+  serialized = []
+  cache_file = job["cache_file"]
+  cache_integrity = generator_io.read_json(job["cache_done"])["shard"]
+  total = float(max(1, cache_integrity["bytes"]))
+  done_bytes = 0
+  last_report = time.time()
+  for line_number, raw in annotation_cache.read_cache_shard(cache_file,
+                                                            cache_integrity):
+    done_bytes += len(raw)
+    if not raw.strip():
+      continue
+    try:
+      document = json.loads(raw.decode("utf-8"))
+      segments = [instance_builder.tokenize_sentence(record, tokenizer, mapper,
+                                                     labelled, stats)
+                  for record in document["sentences"]]
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+      raise DataError("%s:%d: not an annotation record (%s: %s); %s" % (
+          cache_file, line_number, type(e).__name__, e,
+          annotation_cache.reannotate_advice(cache_file)))
+    stats.add("documents")
+    stats.add("sentences", len(segments))
+    segments = [segment for segment in segments if segment.ids]
+    if not segments:
+      stats.add("documents_without_tokens")
+      continue
+    for _ in range(options.dupe_factor):
+      for instance in builder.create_instances(segments, rng, stats):
+        serialized.append(encoder.encode(instance.features()))
+        stats.add_instance(instance)
+    if time.time() - last_report > 1.0:
+      worker.report(job, job["build_base"] + (1.0 - job["build_base"]) *
+                    done_bytes / total)
+      last_report = time.time()
+  rng.shuffle(serialized)
+  integrity = _write_output_shard(job["output_file"], serialized)
+  stats.finish(mapper)
+  result = {"shard": integrity, "cache_sha256": cache_integrity["sha256"],
+            "statistics": stats.to_dict(), "seconds": time.time() - started}
+  generator_io.write_atomically(job["output_done"], generator_io.json_bytes(result))
+  return result
+
+
+def run_job(worker, job):
+  """The parts of one shard's job that are not done; returns their records."""
+  result = {"index": job["index"], "annotate": None, "build": None}
+  if job["annotate"]:
+    result["annotate"] = annotate_shard(worker, job)
+  if job["build"]:
+    result["build"] = build_shard(worker, job)
+  result["peak_rss_mb"] = peak_rss_mb()
+  worker.report(job, 1.0)
+  return result
