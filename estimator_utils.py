@@ -6,7 +6,7 @@ tf.distribute strategies for several GPUs or machines) made from a
 settings.RuntimeConfig, XLA, initialising from
 a checkpoint with a restored / new / left-over report, TFRecord input
 pipelines with input validation that names the bad file and feature, writing
-TFRecords, TensorBoard summaries through a host call, and an examples/s hook.
+TFRecords, TensorBoard summaries through a host call, and an examples/sec hook.
 
 Nothing here reads flags: every function takes its settings as arguments.
 """
@@ -140,7 +140,12 @@ def make_estimator(model_fn, output_dir, runtime, train_batch_size=32,
 
     def strategy_model_fn(features, labels, mode, params):
       spec = model_fn(features, labels, mode, params)
-      return spec.as_estimator_spec() if hasattr(spec, "as_estimator_spec") else spec
+      spec = spec.as_estimator_spec() if hasattr(spec, "as_estimator_spec") else spec
+      if mode != ModeKeys.TRAIN:
+        return spec
+      # tf.estimator logs only global_step/sec; log examples/sec as the others do.
+      rate = ExamplesPerSecondHook(train_batch_size, runtime.log_step_count_steps)
+      return spec._replace(training_chief_hooks=list(spec.training_chief_hooks) + [rate])
 
     return tf.estimator.Estimator(model_fn=strategy_model_fn, config=run_config,
                                   params=run_params)
@@ -480,12 +485,19 @@ def scalar_host_call(output_dir, scalars, global_step):
 
 
 class ExamplesPerSecondHook(tf.train.SessionRunHook):
-  """Logs examples/s (and writes it to TensorBoard) every `every_n_steps`."""
+  """Measures examples/s every `every_n_steps`: `history`, TensorBoard, the log.
 
-  def __init__(self, batch_size, every_n_steps=100, output_dir=None):
+  With `log`, the rate is logged as `examples/sec: N`, the line TPUEstimator
+  writes (and result parsers read); TPUEstimator and session_runner log it
+  themselves, so the scripts pass log=False and make_estimator adds a logging
+  hook only to the engine that lacks one (tf.estimator under a strategy).
+  """
+
+  def __init__(self, batch_size, every_n_steps=100, output_dir=None, log=True):
     self._batch_size = batch_size
     self._every_n_steps = max(1, every_n_steps)
     self._output_dir = output_dir
+    self._log = log
     self._writer = None
     self.history = []  # (global_step, examples per second)
 
@@ -509,7 +521,8 @@ class ExamplesPerSecondHook(tf.train.SessionRunHook):
       return
     rate = (step - self._last_step) * self._batch_size / max(now - self._last_time, 1e-9)
     self.history.append((step, rate))
-    tf.logging.info("examples/s = %.2f (global step %d)", rate, step)
+    if self._log:
+      tf.logging.info("examples/sec: %g", rate)
     if self._writer is not None:
       summary = tf.Summary(value=[tf.Summary.Value(tag="examples_per_sec",
                                                    simple_value=rate)])

@@ -766,7 +766,7 @@ def train_and_evaluate(task, estimator, splits, steps, config, keeper):
       [train.path], train.spec, is_training=True, drop_remainder=True,
       seed=config.seed)
   hook = estimator_utils.ExamplesPerSecondHook(
-      config.train_batch_size, runtime.log_step_count_steps)
+      config.train_batch_size, runtime.log_step_count_steps, log=False)
   seconds = 0.0
   metrics = None
   first_step = _global_step(tf.train.latest_checkpoint(config.output_dir))
@@ -817,6 +817,9 @@ def run(task, config):
                                                 config.init_checkpoint)
   tokenizer = tokenization.FullTokenizer(config.vocab_file,
                                          config.do_lower_case)
+  # Every token id must have an embedding row; checked before any graph is built.
+  modeling.check_config(bert_config, config.bert_config_file,
+                        vocab_size=len(tokenizer.vocab))
   tf.gfile.MakeDirs(config.output_dir)
   init_checkpoint = estimator_utils.resolve_checkpoint(config.init_checkpoint)
   splits = read_splits(task, config, tokenizer)

@@ -63,6 +63,12 @@ SETTINGS = (
             "sidecar marks unlabelled are switched off whatever this says."),
     Setting("data_sidecar", "string", None,
             "Sidecar JSON of the data (default: found beside the input files)."),
+    Setting("labelled_tasks", "list", None,
+            "What the input files label (e.g. pos,ner; empty: none) when no "
+            "sidecar describes them; with a sidecar it must agree. Never assumed."),
+    Setting("check_data_contents", "bool", True,
+            "Before training, read every input byte (record framing, CRCs, sha256 "
+            "against the sidecar); False checks only the set of shards and sizes."),
 ) + tuple(
     # --pos_end_step, --ner_end_step, --dep_end_step
     Setting("%s_end_step" % task, "integer", linguistics.PAPER_LIP_END_STEPS[task],
@@ -227,23 +233,19 @@ def prediction_tensors(logits, features, top_k):
   return predictions
 
 
-def resolve_active_tasks(requested, sidecar):
+def resolve_active_tasks(requested, labelled, annotator):
   """Tasks to train: those requested that the data labels. Logs what is off."""
   requested = [t.strip() for t in requested if t.strip()]
   unknown = [t for t in requested if t not in linguistics.TASKS]
   if unknown:
     raise errors.UserError("--linguistic_tasks: unknown task(s) %s (choose from %s)" %
                            (", ".join(unknown), ", ".join(linguistics.TASKS)))
-  labelled = list(linguistics.TASKS)
-  if sidecar is not None:
-    labelled = list(sidecar.get("labelled_tasks", linguistics.TASKS))
   active, off = [], {}
   for task in linguistics.TASKS:
     if task not in requested:
       off[task] = "not requested (--linguistic_tasks)"
     elif task not in labelled:
-      off[task] = "unlabelled in the data (annotator %s)" % (
-          (sidecar or {}).get("annotator", "unknown"))
+      off[task] = "unlabelled in the data (annotator %s)" % annotator
     else:
       active.append(task)
   for task, why in off.items():
@@ -262,6 +264,10 @@ def check_config(config):
   if (config.do_train or config.do_eval) and not config.input_file:
     raise errors.UserError("--input_file is required for --do_train / --do_eval")
   bert_config = modeling.BertConfig.from_json_file(config.bert_config_file)
+  # The vocabulary whose ids the model reads: predict's, and the data's.
+  vocab_size = (len(tokenization.load_vocab(config.vocab_file)) if config.do_predict
+                else None)
+  modeling.check_config(bert_config, config.bert_config_file, vocab_size=vocab_size)
   if config.max_seq_length > bert_config.max_position_embeddings:
     raise errors.UserError("--max_seq_length %d exceeds max_position_embeddings %d of %s" %
                            (config.max_seq_length, bert_config.max_position_embeddings,
@@ -279,15 +285,35 @@ def resolve_init_checkpoint(config):
   return init_checkpoint
 
 
-def read_inputs(config):
-  """(input files, sidecar or None), the sidecar checked against the lengths."""
+DataSet = collections.namedtuple("DataSet", ["files", "sidecar", "labelled_tasks"])
+
+
+def read_inputs(config, bert_config):
+  """The input files as a verified DataSet: whole, unchanged, and what they label.
+
+  Refuses (one error naming the shard) a partial or changed set, a truncated
+  file, data of other lengths or a larger vocabulary than the model's, and data
+  that nothing says the labels of.
+  """
   if not config.input_file:
-    return [], None
+    return DataSet([], None, [])
   input_files = estimator_utils.expand_input_files(config.input_file)
   sidecar = pretraining_data.load_sidecar(input_files, config.data_sidecar)
   pretraining_data.check_sidecar(sidecar, config.max_seq_length,
                                  config.max_predictions_per_seq)
-  return input_files, sidecar
+  if sidecar is not None and "vocab_size" in sidecar:
+    modeling.check_config(bert_config, config.bert_config_file,
+                          vocab_size=sidecar["vocab_size"])
+  labelled = config.labelled_tasks
+  if labelled is not None:
+    labelled = [task.strip() for task in labelled if task.strip()]
+  verified = pretraining_data.verify_dataset(
+      input_files, config.data_sidecar, labelled_tasks=labelled,
+      read_contents=config.check_data_contents)
+  tf.logging.info("Input: %d files, %s records, labelled: %s", len(input_files),
+                  verified.num_records if verified.num_records is not None else "?",
+                  ", ".join(verified.labelled_tasks) or "nothing")
+  return DataSet(input_files, sidecar, list(verified.labelled_tasks))
 
 
 def build_estimator(config, bert_config, init_checkpoint, active_tasks, lip_end_steps):
@@ -320,7 +346,7 @@ def train(estimator, config, input_files):
   input_fn = estimator_utils.tfrecord_input_fn_builder(
       input_files, _feature_spec(config), is_training=True, drop_remainder=True)
   hooks = [estimator_utils.ExamplesPerSecondHook(
-      config.train_batch_size, runtime.log_step_count_steps, config.output_dir)]
+      config.train_batch_size, runtime.log_step_count_steps, config.output_dir, log=False)]
   # Under gradient accumulation too, so max_steps and save_checkpoints_steps
   # count updates.
   tf.logging.info("***** Training: batch %d x %d micro-batch(es), %d updates *****",
@@ -342,6 +368,9 @@ def evaluate(estimator, config, input_files, off_tasks):
   input_fn = estimator_utils.tfrecord_input_fn_builder(
       input_files, _feature_spec(config), is_training=False, drop_remainder=True)
   result = estimator.evaluate(input_fn=input_fn, steps=config.max_eval_steps)
+  # Google's and HFL's names for the MLM metrics, which result parsers read.
+  result["masked_lm_accuracy"] = result["mlm_accuracy"]
+  result["masked_lm_loss"] = result["mlm_loss"]
   for task, why in off_tasks.items():
     result["%s_head" % task] = "off (%s)" % why
   output_eval_file = os.path.join(config.output_dir, "eval_results.txt")
@@ -361,12 +390,15 @@ def run(config):
   bert_config = check_config(config)
   tf.gfile.MakeDirs(config.output_dir)
   init_checkpoint = resolve_init_checkpoint(config)
-  input_files, sidecar = read_inputs(config)
+  data = read_inputs(config, bert_config)
+  input_files = data.files
   lip_end_steps = lip_end_steps_from(config.pos_end_step, config.ner_end_step,
                                      config.dep_end_step)
   active_tasks, off_tasks = list(linguistics.TASKS), {}
   if config.do_train or config.do_eval:
-    active_tasks, off_tasks = resolve_active_tasks(config.linguistic_tasks, sidecar)
+    active_tasks, off_tasks = resolve_active_tasks(
+        config.linguistic_tasks, data.labelled_tasks,
+        (data.sidecar or {}).get("annotator", "unknown (no sidecar)"))
     tf.logging.info("LIP end steps: %s; active heads: %s", lip_end_steps,
                     ", ".join(active_tasks) or "none (MLM only)")
   estimator = build_estimator(config, bert_config, init_checkpoint, active_tasks,

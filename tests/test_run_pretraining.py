@@ -532,3 +532,42 @@ def test_lower_casing_a_cased_checkpoint_is_refused(data_dir, tmp_path):
   with pytest.raises(ValueError, match="cased_L-12_H-768_A-12"):
     run_main(**base_flags(data_dir, tmp_path / "o", init_checkpoint=prefix,
                           do_lower_case=True, num_train_steps=1))
+
+
+def test_data_without_sidecar_needs_labelled_tasks(data_dir, tmp_path):
+  """Nothing assumes what the data labels: no sidecar -> --labelled_tasks or an error."""
+  bare = tmp_path / "bare"
+  bare.mkdir()
+  for path in glob.glob(str(data_dir / "data-*.tfrecord")):
+    with open(path, "rb") as source, open(str(bare / os.path.basename(path)), "wb") as out:
+      out.write(source.read())
+  flags_ = base_flags(data_dir, tmp_path / "o", input_file=str(bare / "data-*.tfrecord"),
+                      num_train_steps=2)
+  with pytest.raises(ValueError, match="--labelled_tasks"):
+    run_main(**flags_)
+  # Said explicitly: the heads of unlabelled tasks are off, and the log says why.
+  run_main(**dict(flags_, labelled_tasks=["pos"], output_dir=str(tmp_path / "o2")))
+  scalars = read_scalars(str(tmp_path / "o2"))
+  assert "loss/pos" in scalars and "loss/ner" not in scalars and "loss/dep" not in scalars
+  # A sidecar and a contradicting --labelled_tasks: refused.
+  with pytest.raises(ValueError, match="not dep"):
+    run_main(**base_flags(data_dir, tmp_path / "o3", labelled_tasks=["dep"],
+                          num_train_steps=2))
+
+
+def test_eval_results_carry_googles_keys_and_rates_are_logged_like_tpu_estimator(
+    data_dir, tmp_path):
+  output_dir = tmp_path / "keys"
+  result = subprocess.run(_command(data_dir, output_dir, num_train_steps=6,
+                                   log_step_count_steps=2, do_eval=True),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  log = result.stdout.decode("utf-8", "replace")
+  assert result.returncode == 0, log[-3000:]
+  results = read_results(str(output_dir / "eval_results.txt"))
+  for key in ("masked_lm_accuracy", "masked_lm_loss", "loss", "global_step",
+              "pos_accuracy", "pos_loss", "ner_accuracy", "ner_loss"):
+    assert key in results, key
+  assert results["masked_lm_accuracy"] == results["mlm_accuracy"]
+  assert results["global_step"] == "6"
+  rates = [line for line in log.splitlines() if line.startswith("INFO:tensorflow:examples/sec: ")]
+  assert len(rates) >= 2 and all(float(line.split(": ")[1]) > 0 for line in rates), log[-3000:]

@@ -93,3 +93,23 @@ def test_task_scripts_report_one_error_line(tmp_path):
     lines = result.stderr.decode("utf-8").splitlines()
     assert result.returncode == 2
     assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], lines
+
+
+def test_config_smaller_than_the_vocabulary_is_one_error_line(tmp_path):
+  """vocab_size below the vocabulary's size: named before TensorFlow fails deep inside."""
+  config = tmp_path / "small_vocab.json"
+  config.write_text(json.dumps({"hidden_size": 32, "num_hidden_layers": 1,
+                                "num_attention_heads": 4, "intermediate_size": 64,
+                                "vocab_size": 1000, "max_position_embeddings": 64}))
+  data = tmp_path / "data"
+  data.mkdir()
+  (data / "train.tsv").write_text(u"label\ttext_a\n1\t很好\n", encoding="utf-8")
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO_ROOT, "run_classifier.py"),
+       "--task_name=chnsenticorp", "--data_dir=%s" % data, "--output_dir=%s" % (tmp_path / "o"),
+       "--bert_config_file=%s" % config, "--do_train", "--max_seq_length=16"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  lines = result.stderr.decode("utf-8").strip().splitlines()
+  errors_ = [line for line in lines if line.startswith("error: ")]
+  assert result.returncode == 2 and len(errors_) == 1, lines[-5:]
+  assert "vocab_size" in errors_[0] and "small_vocab.json" in errors_[0]
