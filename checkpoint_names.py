@@ -4,8 +4,8 @@
 TF (LERT's released names)                     Hugging Face (BertForMaskedLM)
 bert/embeddings/word_embeddings                bert.embeddings.word_embeddings.weight
 bert/embeddings/LayerNorm/{gamma,beta}         bert.embeddings.LayerNorm.{weight,bias}
-bert/encoder/layer_3/attention/self/query/kernel [in, out]
-                                               bert.encoder.layer.3.attention.self.query.weight [out, in]
+bert/encoder/layer_3/attention/self/query/kernel (shape [in, out])
+    -> bert.encoder.layer.3.attention.self.query.weight (shape [out, in])
 bert/pooler/dense/{kernel,bias}                bert.pooler.dense.{weight,bias}
 cls/predictions/transform/dense/...            cls.predictions.transform.dense...
 cls/predictions/transform/LayerNorm/...        cls.predictions.transform.LayerNorm...

@@ -449,7 +449,7 @@ def convert_classification_examples(examples, labels, tokenizer,
                                     max_seq_length, unique_id_start=0):
   """Returns (features, stats): one record_schema.CLASSIFICATION record per
   example (label_ids 0 for unlabeled examples)."""
-  label_map = dict((l, i) for i, l in enumerate(labels))
+  label_map = dict((label, i) for i, label in enumerate(labels))
   stats = _new_stats("features", "truncated")
   features = []
   for i, ex in enumerate(examples):
@@ -480,7 +480,7 @@ def classification_accuracy(examples, predicted_ids, labels):
   """Fraction of examples whose predicted class id is the gold label's id."""
   if not examples:
     return 0.0
-  label_map = dict((l, i) for i, l in enumerate(labels))
+  label_map = dict((label, i) for i, label in enumerate(labels))
   correct = sum(1 for ex, p in zip(examples, predicted_ids)
                 if label_map[ex.label] == p)
   return correct / len(examples)
@@ -755,7 +755,7 @@ def convert_tagging_examples(examples, labels, tokenizer, max_seq_length,
   """
   window = max_seq_length - 2
   stride = min(doc_stride, window)
-  label_map = dict((l, i) for i, l in enumerate(labels))
+  label_map = dict((label, i) for i, label in enumerate(labels))
   stats = _new_stats("features", "windowed_sentences", "unk_tokens")
   features = []
   cache = {}
@@ -771,7 +771,7 @@ def convert_tagging_examples(examples, labels, tokenizer, max_seq_length,
       tokens = ["[CLS]"] + pieces[start:start + size] + ["[SEP]"]
       input_ids = tokenizer.convert_tokens_to_ids(tokens)
       if ex.labels is not None:
-        label_ids = [0] + [label_map[l] for l in
+        label_ids = [0] + [label_map[label] for label in
                            ex.labels[start:start + size]] + [0]
       else:
         label_ids = [0] * len(tokens)

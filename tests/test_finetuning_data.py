@@ -52,7 +52,7 @@ def test_tnews_codes_map_to_15_ids_in_sorted_code_order(tmp_path):
            {"label": "116", "label_desc": "news_game", "sentence": u"新游戏",
             "keywords": u"游戏"}]
   path = write(tmp_path, "dev.json", u"".join(
-      json.dumps(l, ensure_ascii=False) + u"\n" for l in lines))
+      json.dumps(line, ensure_ascii=False) + u"\n" for line in lines))
   examples, _ = fd.read_tnews(path)
   assert [(e.label, e.text_a) for e in examples] == [("108", u"上课手机响"),
                                                      ("116", u"新游戏")]
@@ -265,8 +265,8 @@ def test_classification_features_single_padded(tokenizer):
 
 
 def test_classification_accuracy():
-  exs = [fd.ClassificationExample(str(i), "x", None, l)
-         for i, l in enumerate(["0", "1", "1", "0"])]
+  exs = [fd.ClassificationExample(str(i), "x", None, label)
+         for i, label in enumerate(["0", "1", "1", "0"])]
   assert fd.classification_accuracy(exs, [0, 1, 0, 0], fd.BINARY_LABELS) == 0.75
 
 
