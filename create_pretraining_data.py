@@ -66,6 +66,8 @@ class Options(object):
       ("output_dir", ""),
       ("vocab_file", DEFAULT_VOCAB_FILE),
       ("do_lower_case", True),
+      # Google's flag, defined by tokenization (so not in define_flags); refused here.
+      ("preserve_unused_tokens", False),
       ("max_seq_length", 128),
       ("max_predictions_per_seq", 20),
       ("random_seed", 12345),
@@ -108,6 +110,11 @@ def validate_options(options):
   def need(condition, message):
     if not condition:
       raise DataError(message)
+  # The annotator's words are tokenized, and its segmentation takes "[unusedN]"
+  # apart, so the flag could not keep Google's meaning: refuse rather than ignore it.
+  need(not options.preserve_unused_tokens,
+       "--preserve_unused_tokens is not supported by this generator: jieba/LTP "
+       "segmentation splits [unusedN] into pieces before tokenization")
   need(options.stage in STAGES, "--stage must be one of %s, got %r" %
        (", ".join(STAGES), options.stage))
   need(options.input_format in corpus_reader.INPUT_FORMATS, "--input_format must be one of "
@@ -295,6 +302,8 @@ def options_from_flags(fv):
   """Options from parsed flags; DataError for values that do not parse."""
   values = {}
   for name in Options.DEFAULTS:
+    if name not in fv:  # tokenization's flag lives on absl's global FLAGS only
+      continue
     values[name] = getattr(fv, name)
   for name in ("ngram_probs", "replacement_probs"):
     try:

@@ -751,3 +751,17 @@ def test_ltp_end_to_end(tmp_path):
   assert len(examples) == sidecar["num_instances"] > 0
   assert any(example["dep_labels"].any() for example in examples)
   assert sidecar["statistics"]["annotation"]["documents"] == 12
+
+
+def test_preserve_unused_tokens_is_refused_not_ignored(tmp_path):
+  """Google's --preserve_unused_tokens cannot keep its meaning here: one error line."""
+  corpus = tmp_path / "corpus.txt"
+  corpus.write_text(u"有[unused1]这个词。\n", encoding="utf-8")
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO_ROOT, "create_pretraining_data.py"),
+       "--input_file=%s" % corpus, "--output_dir=%s" % (tmp_path / "out"),
+       "--preserve_unused_tokens"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  lines = result.stderr.decode("utf-8").strip().splitlines()
+  assert result.returncode != 0
+  assert [line for line in lines if "error:" in line][-1].endswith(
+      "segmentation splits [unusedN] into pieces before tokenization")
