@@ -57,6 +57,9 @@ SETTINGS = (
     Setting("num_train_steps", "integer", 100000, "Optimizer updates to train for."),
     Setting("num_warmup_steps", "integer", 10000, "Linear warm-up updates."),
     Setting("max_eval_steps", "integer", 100, "Maximum evaluation batches."),
+    Setting("seed", "integer", None,
+            "Seed of initialisation, dropout and data order, for runs that repeat "
+            "exactly (default: none, as in Google's script)."),
     # New flags.
     Setting("linguistic_tasks", "list", list(linguistics.TASKS),
             "Linguistic heads to train (empty: MLM only). Tasks the data's "
@@ -123,18 +126,23 @@ def lip_end_steps_from(pos_end_step, ner_end_step, dep_end_step):
 def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_steps,
                      num_warmup_steps, use_tpu, use_one_hot_embeddings,
                      active_tasks, lip_end_steps, output_dir, optimizer_name="adamw",
-                     grad_accum_steps=1, use_amp=False, top_k=5):
+                     grad_accum_steps=1, use_amp=False, top_k=5, save_summary_steps=1,
+                     seed=None):
   """model_fn for TPUEstimator: LERT's pretraining graph.
 
   Args:
     active_tasks: linguistic tasks trained and evaluated; the others keep
       their variables (so checkpoints carry every head) but get no loss.
     lip_end_steps: dict task -> LIP end step.
+    save_summary_steps: training scalars go to TensorBoard every N steps.
+    seed: graph-level seed (initialisation, dropout), or None.
   """
   active_tasks = tuple(t for t in linguistics.TASKS if t in active_tasks)
 
   def model_fn(features, labels, mode, params):
     del labels, params
+    if seed is not None:
+      tf.set_random_seed(seed)
     is_training = mode == estimator_utils.ModeKeys.TRAIN
     model = estimator_utils.bert_from_features(bert_config, features, is_training,
                                                use_one_hot_embeddings)
@@ -182,7 +190,8 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
         scalars["lambda/%s" % task] = value
       return estimator_utils.ModelSpec(
           mode=mode, loss=total_loss, train_op=train_op,
-          host_call=estimator_utils.scalar_host_call(output_dir, scalars, global_step),
+          host_call=estimator_utils.scalar_host_call(output_dir, scalars, global_step,
+                                                     save_summary_steps),
           scaffold_fn=scaffold_fn)
 
     # Evaluation: loss and accuracy of every active head over masked positions.
@@ -332,7 +341,9 @@ def build_estimator(config, bert_config, init_checkpoint, active_tasks, lip_end_
       optimizer_name=runtime.optimizer,
       grad_accum_steps=runtime.grad_accum_steps,
       use_amp=runtime.use_amp,
-      top_k=config.top_k)
+      top_k=config.top_k,
+      save_summary_steps=runtime.save_summary_steps,
+      seed=config.seed)
   return estimator_utils.make_estimator(
       model_fn, config.output_dir, runtime,
       train_batch_size=config.train_batch_size,
@@ -344,7 +355,8 @@ def train(estimator, config, input_files):
   """Trains for num_train_steps updates (the global step counts updates)."""
   runtime = config.runtime
   input_fn = estimator_utils.tfrecord_input_fn_builder(
-      input_files, _feature_spec(config), is_training=True, drop_remainder=True)
+      input_files, _feature_spec(config), is_training=True, drop_remainder=True,
+      seed=config.seed)
   hooks = [estimator_utils.ExamplesPerSecondHook(
       config.train_batch_size, runtime.log_step_count_steps, config.output_dir, log=False)]
   # Under gradient accumulation too, so max_steps and save_checkpoints_steps

@@ -116,6 +116,9 @@ RUNTIME_SETTINGS = (
     Setting("keep_checkpoint_max", "integer", 5, "Recent checkpoints kept."),
     Setting("log_step_count_steps", "integer", 100,
             "Log loss and examples/s every N steps."),
+    Setting("save_summary_steps", "integer", 100,
+            "Write TensorBoard summaries (losses, LIP weights, learning rate) every "
+            "N steps."),
 )
 
 

@@ -67,18 +67,18 @@ class StepTimer(tf.train.SessionRunHook):
 def run(config, data_file, seq_length, predictions, batch_size, steps, warmup_steps,
         use_xla, use_amp, tasks, work_dir):
   output_dir = tempfile.mkdtemp(dir=work_dir)
+  # Summaries at the scripts' default cadence (--save_summary_steps=100).
+  runtime = settings.RuntimeConfig(use_xla=use_xla, use_amp=use_amp,
+                                   save_checkpoints_steps=10 ** 7,
+                                   log_step_count_steps=10 ** 6)
   model_fn = run_pretraining.model_fn_builder(
       bert_config=config, init_checkpoint=None, learning_rate=1e-4,
       num_train_steps=10 ** 6, num_warmup_steps=10000, use_tpu=False,
       use_one_hot_embeddings=False, active_tasks=tasks,
       lip_end_steps=dict(linguistics.PAPER_LIP_END_STEPS), output_dir=output_dir,
-      use_amp=use_amp)
-  runtime = settings.RuntimeConfig(use_xla=use_xla, use_amp=use_amp,
-                                   save_checkpoints_steps=10 ** 7,
-                                   log_step_count_steps=10 ** 6)
+      use_amp=use_amp, save_summary_steps=runtime.save_summary_steps)
   estimator = estimator_utils.make_estimator(
-      model_fn, output_dir, runtime, train_batch_size=batch_size,
-      save_summary_steps=10 ** 6)
+      model_fn, output_dir, runtime, train_batch_size=batch_size)
   input_fn = estimator_utils.tfrecord_input_fn_builder(
       [data_file], pretraining_data.feature_spec(seq_length, predictions),
       is_training=True, drop_remainder=True)

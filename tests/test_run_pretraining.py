@@ -78,7 +78,7 @@ def base_flags(data_dir, output_dir, **overrides):
       learning_rate=2e-3, num_train_steps=30, num_warmup_steps=3,
       save_checkpoints_steps=10, max_eval_steps=4, log_step_count_steps=10,
       pos_end_step=10, ner_end_step=20, dep_end_step=0, do_train=True,
-      do_eval=False, do_predict=False)
+      do_eval=False, do_predict=False, save_summary_steps=1)
   values.update(overrides)
   return values
 
@@ -571,3 +571,20 @@ def test_eval_results_carry_googles_keys_and_rates_are_logged_like_tpu_estimator
   assert results["global_step"] == "6"
   rates = [line for line in log.splitlines() if line.startswith("INFO:tensorflow:examples/sec: ")]
   assert len(rates) >= 2 and all(float(line.split(": ")[1]) > 0 for line in rates), log[-3000:]
+
+
+def test_summaries_every_save_summary_steps_and_the_same_losses(data_dir, tmp_path):
+  """Throttled summaries change what is written, never the training itself."""
+  every_step, every_fifth = tmp_path / "every1", tmp_path / "every5"
+  run_main(**base_flags(data_dir, every_step, num_train_steps=10, seed=7))
+  run_main(**base_flags(data_dir, every_fifth, num_train_steps=10, save_summary_steps=5,
+                        seed=7))
+  dense, sparse = read_scalars(str(every_step)), read_scalars(str(every_fifth))
+  assert sorted(sparse["loss/total"]) == [0, 5]
+  assert sorted(dense["loss/total"]) == list(range(10))
+  for tag in ("loss/total", "loss/mlm", "loss/pos", "lambda/ner", "learning_rate"):
+    for step, value in sparse[tag].items():
+      assert value == pytest.approx(dense[tag][step], rel=1e-6), (tag, step)
+  final = [tf.train.load_variable(tf.train.latest_checkpoint(str(d)), "cls/predictions/output_bias")
+           for d in (every_step, every_fifth)]
+  np.testing.assert_allclose(final[0], final[1], rtol=1e-6)
