@@ -336,7 +336,9 @@ def test_predict_masked_sentences_and_each_word(data_dir, tmp_path):
     assert probs == sorted(probs, reverse=True) and 0 < probs[0] <= 1
     assert mask["pos"] in linguistics.POS_LABELS
     assert mask["ner"] in linguistics.NER_LABELS
-    assert mask["dep"] in linguistics.DEP_LABELS
+    # The data labels no DEP: its head was saved but never trained, so no DEP tag
+    # (it would come from random weights).
+    assert "dep" not in mask
   assert len(records[1]["masks"]) == 1
 
   plain = tmp_path / "plain.txt"
