@@ -35,6 +35,8 @@ import unicodedata
 
 from absl import flags
 
+import errors
+
 # Google BERT's tokenization module defines this flag and its FullTokenizer
 # obeys it, so its API (and Google's tests) include it.
 flags.DEFINE_bool(
@@ -146,17 +148,17 @@ def load_vocab(vocab_file):
   if raw_lines and raw_lines[-1] == b"":
     raw_lines.pop()  # the newline that ends the last line
   if not raw_lines:
-    raise ValueError("%s: vocabulary file is empty" % path)
+    raise errors.UserError("%s: vocabulary file is empty" % path)
   vocab = collections.OrderedDict()
   for index, raw_line in enumerate(raw_lines):
     try:
       line = raw_line.decode("utf-8")
     except UnicodeDecodeError as error:
-      raise ValueError("%s:%d: vocabulary line is not valid UTF-8 (%s)"
+      raise errors.UserError("%s:%d: vocabulary line is not valid UTF-8 (%s)"
                        % (path, index + 1, error))
     token = line.strip(" \t\r\n\x0b\x0c")
     if token in vocab:
-      raise ValueError("%s:%d: token %r repeats line %d; a vocabulary needs "
+      raise errors.UserError("%s:%d: token %r repeats line %d; a vocabulary needs "
                        "unique tokens" % (path, index + 1, token, vocab[token] + 1))
     vocab[token] = index
   return vocab
@@ -222,13 +224,13 @@ def validate_case_matches_checkpoint(do_lower_case, init_checkpoint):
   model_name, normalized = found
   if normalized in _GOOGLE_CASED_MODELS:
     if do_lower_case:
-      raise ValueError(
+      raise errors.UserError(
           "do_lower_case=True, but the checkpoint %s is from the cased model %s. "
           "Set do_lower_case=False (--do_lower_case=False) for cased models."
           % (init_checkpoint, model_name))
     return
   if not do_lower_case:
-    raise ValueError(
+    raise errors.UserError(
         "do_lower_case=False, but the checkpoint %s is from the lower-cased model %s. "
         "Set do_lower_case=True (--do_lower_case=True) for this model."
         % (init_checkpoint, model_name))
