@@ -3,8 +3,10 @@
 
 The TFRecord feature spec (declared in record_schema.PRETRAINING), the
 sidecar JSON that says how the data was made (annotator, inventories, labelled
-tasks, lengths), and the small pieces of prediction I/O (`--do_predict`): reading [MASK]ed sentences, feeding
-them to the estimator, and formatting the results.
+tasks, lengths, every shard's integrity record), `verify_dataset`, which
+refuses a partial or changed data set before training, and the small pieces
+of prediction I/O (`--do_predict`): reading [MASK]ed sentences, feeding them
+to the estimator, and formatting the results.
 """
 
 import collections

@@ -433,8 +433,8 @@ def test_crc32c_known_values():
 
 def test_examples_and_records_are_those_of_tensorflow(tmp_path, tokenizer):
   import tensorflow.compat.v1 as tf
-  builder = instance_builder.InstanceBuilder(cpd.Options(max_seq_length=32, max_predictions_per_seq=6),
-                                tokenizer.vocab)
+  builder = instance_builder.InstanceBuilder(
+      cpd.Options(max_seq_length=32, max_predictions_per_seq=6), tokenizer.vocab)
   encoder = record_writer.ExampleEncoder(
       record_schema.PRETRAINING, len(tokenizer.vocab),
       memoized=("input_mask", "segment_ids", "masked_lm_weights"),
