@@ -77,7 +77,7 @@ def _read_json(path):
     try:
       return json.load(reader)
     except ValueError as e:
-      raise ValueError("%s: not valid JSON (%s)" % (path, e))
+      raise errors.UserError("%s: not valid JSON (%s)" % (path, e))
 
 
 def _find_sidecars(input_files, explicit_path=None):
@@ -125,7 +125,7 @@ def load_sidecar(input_files, explicit_path=None):
     for key in ("labelled_tasks", "max_seq_length", "max_predictions_per_seq",
                 "inventories"):
       if sidecar.get(key) != first.get(key):
-        raise ValueError("sidecars disagree on %r: %s has %r, %s has %r" % (
+        raise errors.UserError("sidecars disagree on %r: %s has %r, %s has %r" % (
             key, first_path, first.get(key), path, sidecar.get(key)))
   first = dict(first)
   first["_path"] = first_path
@@ -140,17 +140,17 @@ def check_sidecar(sidecar, max_seq_length, max_predictions_per_seq):
   for key, value in (("max_seq_length", max_seq_length),
                      ("max_predictions_per_seq", max_predictions_per_seq)):
     if key in sidecar and sidecar[key] != value:
-      raise ValueError("%s: the data was made with %s=%s but --%s=%s" %
+      raise errors.UserError("%s: the data was made with %s=%s but --%s=%s" %
                        (where, key, sidecar[key], key, value))
   inventories = sidecar.get("inventories")
   if inventories is not None:
     for task in linguistics.TASKS:
       if list(inventories.get(task, [])) != list(linguistics.LABELS[task]):
-        raise ValueError("%s: the %s inventory differs from this code's (%s)" %
+        raise errors.UserError("%s: the %s inventory differs from this code's (%s)" %
                          (where, task, ", ".join(linguistics.LABELS[task])))
   unknown = [t for t in sidecar.get("labelled_tasks", []) if t not in linguistics.TASKS]
   if unknown:
-    raise ValueError("%s: unknown labelled task(s) %s" % (where, ", ".join(unknown)))
+    raise errors.UserError("%s: unknown labelled task(s) %s" % (where, ", ".join(unknown)))
 
 
 # --- Integrity of a data set -----------------------------------------------------------
@@ -347,10 +347,10 @@ def _instance(text, tokens, original_tokens, masked, max_seq_length,
   tokens = tokens[:max_seq_length - 2]
   masked = [i for i in masked if i < len(tokens)]
   if not masked:
-    raise ValueError("%s: no [MASK] within the first %d tokens" %
+    raise errors.UserError("%s: no [MASK] within the first %d tokens" %
                      (where, max_seq_length - 2))
   if len(masked) > max_predictions_per_seq:
-    raise ValueError("%s: %d masks, more than max_predictions_per_seq=%d" %
+    raise errors.UserError("%s: %d masks, more than max_predictions_per_seq=%d" %
                      (where, len(masked), max_predictions_per_seq))
   return {
       "text": text,
@@ -402,7 +402,7 @@ def read_prediction_instances(path, tokenizer, max_seq_length,
         instance["masked_word"] = word
         instances.append(instance)
   if not instances:
-    raise ValueError("%s: no sentence to predict" % path)
+    raise errors.UserError("%s: no sentence to predict" % path)
   return instances
 
 
