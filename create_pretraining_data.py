@@ -23,6 +23,18 @@ labelled_tasks, inventories, lengths, flags, statistics, mapped tags
 writes 0 for it; the sidecar's `labelled_tasks` says so and training must give
 that head zero weight.
 
+Google's command line works unchanged: its flags keep their meanings, and
+`--output_file=x.tfrecord,y.tfrecord` (instead of `--output_dir`) fills the
+files as Google's script does, each with a sidecar `<file>.json`
+(generator_merge.py); `--do_whole_word_mask` is True here (whole words are the
+only masking) and False is refused.
+
+Many hosts: `--num_hosts=N --host_index=i` makes a host annotate and/or build
+only the shards k with k mod N == i, in directories the hosts share; then
+`--stage=finalize`, run once anywhere with the same flags, checks that every
+shard is built and writes the sidecar (and the --output_file files). The
+bytes are those of a one-host run.
+
 Scale and safety (generator_jobs.py, generator_runner.py): `--num_workers`
 processes work on whole shards; the output is byte-identical whatever the
 number of workers. Files are written under a temporary name and renamed; a
@@ -43,11 +55,12 @@ import corpus_reader
 import errors
 import generator_io
 import generator_jobs
+import generator_merge
 import generator_runner
 import generator_stats
 from generator_io import DataError
 
-STAGES = ("annotate", "build", "all")
+STAGES = ("annotate", "build", "all", "finalize")
 DEFAULT_VOCAB_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                   "vocab.txt")
 
@@ -64,8 +77,11 @@ class Options(object):
       ("input_format", "sentence_per_line"),
       ("cache_dir", ""),
       ("output_dir", ""),
+      ("output_file", ""),
       ("vocab_file", DEFAULT_VOCAB_FILE),
       ("do_lower_case", True),
+      # Google's flag; whole words are the only masking here, so False is refused.
+      ("do_whole_word_mask", True),
       # Google's flag, defined by tokenization (so not in define_flags); refused here.
       ("preserve_unused_tokens", False),
       ("max_seq_length", 128),
@@ -83,6 +99,8 @@ class Options(object):
       ("sentence_splitter", "auto"),
       ("num_workers", 1),
       ("shard_size_mb", 1.0),
+      ("num_hosts", 1),
+      ("host_index", 0),
   ])
 
   def __init__(self, **kwargs):
@@ -98,11 +116,27 @@ class Options(object):
     return {"ltp_model": self.ltp_model, "ltp_batch_size": self.ltp_batch_size,
             "ltp_device": self.ltp_device or None}
 
+  def output_files(self):
+    """Google's --output_file: the comma-separated list of files to fill."""
+    return [path.strip() for path in self.output_file.split(",") if path.strip()]
+
+  def resolved_output_dir(self):
+    """Where the shards are built: --output_dir, or for --output_file a work
+    directory beside its first file (`.<name>.lert-work`, hidden from globs)."""
+    if self.output_dir or not self.output_files():
+      return self.output_dir
+    head, tail = os.path.split(self.output_files()[0])
+    return os.path.join(head, ".%s.lert-work" % tail)
+
   def resolved_cache_dir(self):
-    """--cache_dir, or `<output_dir>/.annotations` for --stage=all."""
+    """--cache_dir, or `<output dir>/.annotations` (see resolved_output_dir)."""
     if self.cache_dir:
       return self.cache_dir
-    return os.path.join(self.output_dir, ".annotations")
+    return os.path.join(self.resolved_output_dir(), ".annotations")
+
+  def owns_shard(self, index):
+    """Is shard `index` this host's (--num_hosts, --host_index)?"""
+    return index % self.num_hosts == self.host_index
 
 
 def validate_options(options):
@@ -117,6 +151,23 @@ def validate_options(options):
        "segmentation splits [unusedN] into pieces before tokenization")
   need(options.stage in STAGES, "--stage must be one of %s, got %r" %
        (", ".join(STAGES), options.stage))
+  # Google's flag: only its True keeps its meaning (LERT's labels are per word).
+  need(options.do_whole_word_mask, "--do_whole_word_mask=False is not supported: "
+       "this generator always masks whole words (and N-grams of them, "
+       "--ngram_probs; --ngram_probs=1 masks single whole words as Google's "
+       "--do_whole_word_mask=True does)")
+  outputs = options.output_files()
+  need(not (outputs and options.output_dir), "give --output_dir (sharded output) "
+       "or --output_file (Google's list of files), not both")
+  need(len(set(outputs)) == len(outputs), "--output_file names a file twice: %s" %
+       options.output_file)
+  need(options.num_hosts >= 1, "--num_hosts must be >= 1, got %d" %
+       options.num_hosts)
+  need(0 <= options.host_index < options.num_hosts, "--host_index must be in "
+       "[0, --num_hosts=%d), got %d" % (options.num_hosts, options.host_index))
+  need(options.num_hosts == 1 or options.stage != "finalize",
+       "--stage=finalize runs once, on one host: leave out --num_hosts and "
+       "--host_index")
   need(options.input_format in corpus_reader.INPUT_FORMATS, "--input_format must be one of "
        "%s, got %r" % (", ".join(corpus_reader.INPUT_FORMATS), options.input_format))
   need(options.sentence_splitter in annotators.SPLITTERS,
@@ -126,8 +177,9 @@ def validate_options(options):
     need(options.input_file, "--input_file is required for --stage=%s" % options.stage)
   if options.stage in ("annotate", "build"):
     need(options.cache_dir, "--cache_dir is required for --stage=%s" % options.stage)
-  if options.stage in ("build", "all"):
-    need(options.output_dir, "--output_dir is required for --stage=%s" % options.stage)
+  if options.stage in ("build", "all", "finalize"):
+    need(options.resolved_output_dir(), "--output_dir or --output_file is "
+         "required for --stage=%s" % options.stage)
     need(options.vocab_file, "--vocab_file is required for --stage=%s" % options.stage)
     need(os.path.isfile(options.vocab_file),
          "--vocab_file %s: no such file" % options.vocab_file)
@@ -170,34 +222,63 @@ def _log_throughput(label, jobs, results, elapsed):
           ("%.0f" % own_peak) if own_peak is not None else "?"))
 
 
+def _finish(options, manifest, identity):
+  """After the last shard: the sidecar, and Google's files for --output_file."""
+  sidecar = generator_stats.make_sidecar(options, manifest, identity)
+  if options.output_files():
+    sidecar = generator_merge.fill_output_files(options, sidecar)
+  else:
+    generator_stats.write_sidecar(options.output_dir, sidecar)
+  generator_io.log(generator_stats.format_report(sidecar))
+  return sidecar
+
+
 def run(options):
-  """Runs the stage(s) `options` asks for; returns the sidecar (None for annotate)."""
+  """Runs the stage(s) `options` asks for; returns the sidecar, or None where
+  this run does not write one (--stage=annotate, one host of several)."""
   validate_options(options)
   started = time.time()
+  output_dir = options.resolved_output_dir()
   if options.stage in ("annotate", "all"):  # bad input fails first
     corpus_reader.check_input_files(
         corpus_reader.expand_input_patterns(options.input_file))
-  if options.stage in ("build", "all"):
-    generator_io.ensure_writable_dir(options.output_dir, "output_dir")
+  if options.stage in ("build", "all", "finalize"):
+    generator_io.ensure_writable_dir(output_dir, "output_dir")
+    for path in options.output_files():
+      generator_io.ensure_parent_dir(path, "output_file")
   manifest = generator_jobs.prepare_cache(options)
   cache_dir = options.resolved_cache_dir()
-  if options.stage == "build" and options.input_file:
+  if options.stage in ("build", "finalize") and options.input_file:
     generator_io.log(
-        "note: --input_file is not used by --stage=build; the inputs are those "
+        "note: --input_file is not used by --stage=%s; the inputs are those "
         "the cache was annotated from (%s)" %
-        os.path.join(cache_dir, generator_jobs.MANIFEST))
-  generator_io.remove_stale_temporaries(cache_dir)
+        (options.stage, os.path.join(cache_dir, generator_jobs.MANIFEST)))
+  # Several hosts share these directories: each removes only its own leftovers.
+  owns = options.owns_shard if options.num_hosts > 1 else None
+  generator_io.remove_stale_temporaries(cache_dir, owns)
   identity = None
-  if options.stage in ("build", "all"):
-    generator_io.remove_stale_temporaries(options.output_dir)
+  if options.stage != "annotate":
+    generator_io.remove_stale_temporaries(output_dir, owns)
     identity = generator_jobs.build_identity(options, manifest)
     generator_jobs.check_build_config(options, identity)
   jobs = generator_jobs.make_jobs(options, manifest)
+  if options.stage == "finalize":
+    if jobs:
+      raise DataError(
+          "--stage=finalize: %d of the %d shards are not built in %s (%s): run "
+          "--stage=build (or all) for them first; shard k is built by "
+          "--host_index=k mod --num_hosts" % (
+              len(jobs), len(manifest["shards"]), output_dir, ", ".join(
+                  os.path.basename(job["output_file"]) for job in jobs[:5])))
+    return _finish(options, manifest, identity)
   label = {"annotate": "annotate", "build": "build", "all": "annotate+build"}[
       options.stage]
-  generator_io.log("%s: %d shard(s), %d already done, %d to do, %d worker(s)" % (
-      label, len(manifest["shards"]), len(manifest["shards"]) - len(jobs),
-      len(jobs), options.num_workers))
+  owned = sum(1 for index in range(len(manifest["shards"]))
+              if options.owns_shard(index))
+  generator_io.log("%s: %d shard(s)%s, %d already done, %d to do, %d worker(s)" % (
+      label, owned, "" if options.num_hosts == 1 else " of %d on host %d of %d" % (
+          len(manifest["shards"]), options.host_index, options.num_hosts),
+      owned - len(jobs), len(jobs), options.num_workers))
   worker_config = {
       "options": options,
       "annotator": options.annotator,
@@ -213,9 +294,13 @@ def run(options):
   _log_throughput(label, jobs, results, time.time() - started)
   if options.stage == "annotate":
     return None
-  sidecar = generator_stats.write_sidecar(options, manifest, identity)
-  generator_io.log(generator_stats.format_report(sidecar))
-  return sidecar
+  if options.num_hosts > 1:
+    generator_io.log("host %d of %d: its shards are built; once every host is "
+                     "done, run --stage=finalize once (same flags, no "
+                     "--num_hosts/--host_index)" % (options.host_index,
+                                                   options.num_hosts))
+    return None
+  return _finish(options, manifest, identity)
 
 
 # --- Command line ---------------------------------------------------------------------------
@@ -232,7 +317,8 @@ def define_flags(flag_values=None):
   d = Options.DEFAULTS
   flags.DEFINE_enum("stage", d["stage"], list(STAGES),
                     "annotate: text -> annotation cache; build: cache -> "
-                    "TFRecords; all: both.", flag_values=fv)
+                    "TFRecords; all: both; finalize: after several hosts, check "
+                    "every shard and write the sidecar.", flag_values=fv)
   flags.DEFINE_string("input_file", d["input_file"],
                       "Input text files, comma-separated globs.", flag_values=fv)
   flags.DEFINE_enum("input_format", d["input_format"], list(corpus_reader.INPUT_FORMATS),
@@ -245,11 +331,20 @@ def define_flags(flag_values=None):
   flags.DEFINE_string("output_dir", d["output_dir"],
                       "Directory for the TFRecord shards and lert_data.json.",
                       flag_values=fv)
+  flags.DEFINE_string("output_file", d["output_file"],
+                      "Google's output: comma-separated TFRecord files, filled "
+                      "as Google's script fills them (instances shuffled, "
+                      "instance i into file i mod n), each with <file>.json; "
+                      "instead of --output_dir.", flag_values=fv)
   flags.DEFINE_string("vocab_file", d["vocab_file"],
                       "WordPiece vocabulary (default: the repository's vocab.txt).",
                       flag_values=fv)
   flags.DEFINE_bool("do_lower_case", d["do_lower_case"],
                     "Lower-case and strip accents (True for LERT).", flag_values=fv)
+  flags.DEFINE_bool("do_whole_word_mask", d["do_whole_word_mask"],
+                    "Google's flag. Whole words (and N-grams of them) are the "
+                    "only masking here, so it is True (Google's default is "
+                    "False) and False is refused.", flag_values=fv)
   flags.DEFINE_integer("max_seq_length", d["max_seq_length"],
                        "Tokens per instance, [CLS] and [SEP] included.",
                        flag_values=fv)
@@ -295,6 +390,13 @@ def define_flags(flag_values=None):
                      "Input megabytes per shard: the unit of work, resume and "
                      "shuffling; memory per worker grows with it.",
                      flag_values=fv)
+  flags.DEFINE_integer("num_hosts", d["num_hosts"],
+                       "Machines sharing the run: each annotates and builds "
+                       "the shards k with k mod num_hosts == host_index into "
+                       "the shared directories; then --stage=finalize once.",
+                       flag_values=fv)
+  flags.DEFINE_integer("host_index", d["host_index"],
+                       "This machine's number, 0 .. num_hosts-1.", flag_values=fv)
   return fv
 
 

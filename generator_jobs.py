@@ -78,7 +78,7 @@ def prepare_cache(options):
   """Validates the cache side and returns its manifest (planning shards if new)."""
   cache_dir = options.resolved_cache_dir()
   manifest_path = os.path.join(cache_dir, MANIFEST)
-  if options.stage == "build":
+  if options.stage in ("build", "finalize"):
     if not os.path.isfile(manifest_path):
       raise DataError("--cache_dir %s holds no annotation cache (%s is missing); "
                       "run --stage=annotate first" % (cache_dir, MANIFEST))
@@ -136,18 +136,25 @@ def build_identity(options, manifest):
 
 
 def check_build_config(options, identity):
-  """Refuses an output directory made with other settings; records ours."""
-  config_path = os.path.join(options.output_dir, generator_io.PROGRESS_DIR,
-                             BUILD_CONFIG)
+  """Refuses an output directory made with other settings; records ours (a
+  finalize, which builds nothing, needs a build to have recorded them)."""
+  output_dir = options.resolved_output_dir()
+  config_path = os.path.join(output_dir, generator_io.PROGRESS_DIR, BUILD_CONFIG)
   if not os.path.isfile(config_path):
+    if options.stage == "finalize":
+      raise DataError("--stage=finalize: nothing was built in %s (%s is "
+                      "missing); run --stage=build (or all) first" %
+                      (output_dir, os.path.join(generator_io.PROGRESS_DIR,
+                                                BUILD_CONFIG)))
     generator_io.write_atomically(config_path, generator_io.json_bytes(identity))
     return
   stored = generator_io.read_json(config_path)
   if stored != identity:
     differing = sorted(k for k in identity if stored.get(k) != identity[k])
-    raise DataError("--output_dir %s holds data made with other %s; use "
-                    "another --output_dir (or delete it)" %
-                    (options.output_dir, ", ".join(differing)))
+    where = ("--output_dir %s" % output_dir if options.output_dir else
+             "the work directory %s of --output_file" % output_dir)
+    raise DataError("%s holds data made with other %s; use another directory "
+                    "(or delete it)" % (where, ", ".join(differing)))
 
 
 def _read_progress(path):
@@ -164,11 +171,15 @@ def _output_is_current(output_file, record, cache_record):
 
 
 def make_jobs(options, manifest):
-  """One job per shard, for the parts not done yet."""
+  """One job per shard of this host, for the parts not done yet (finalize: the
+  shards whose output is missing or stale)."""
   cache_dir = options.resolved_cache_dir()
+  output_dir = options.resolved_output_dir()
   jobs = []
   shards = manifest["shards"]
   for index, shard in enumerate(shards):
+    if not options.owns_shard(index):
+      continue
     path = manifest["inputs"][shard["file"]]["path"]
     cache_file = os.path.join(cache_dir, shard["name"] + ".jsonl")
     cache_done = generator_io.progress_path(cache_dir, shard["name"])
@@ -182,10 +193,10 @@ def make_jobs(options, manifest):
            "cache_file": cache_file, "cache_done": cache_done,
            "annotate": options.stage in ("annotate", "all") and not cache_record,
            "build": False}
-    if options.stage in ("build", "all"):
+    if options.stage != "annotate":
       name = generator_io.output_name(index, len(shards))
-      job["output_file"] = os.path.join(options.output_dir, name)
-      job["output_done"] = generator_io.progress_path(options.output_dir, name)
+      job["output_file"] = os.path.join(output_dir, name)
+      job["output_done"] = generator_io.progress_path(output_dir, name)
       job["build"] = job["annotate"] or not _output_is_current(
           job["output_file"], _read_progress(job["output_done"]), cache_record)
       if options.stage == "build" and not cache_record:
@@ -277,7 +288,7 @@ def annotate_shard(worker, job):
   return result
 
 
-def _write_output_shard(path, serialized):
+def write_records(path, serialized):
   """Writes framed records atomically; returns the shard's integrity record."""
   digest = hashlib.sha256()
   sizes = []
@@ -336,7 +347,7 @@ def build_shard(worker, job):
                     done_bytes / total)
       last_report = time.time()
   rng.shuffle(serialized)
-  integrity = _write_output_shard(job["output_file"], serialized)
+  integrity = write_records(job["output_file"], serialized)
   stats.finish(mapper)
   result = {"shard": integrity, "cache_sha256": cache_integrity["sha256"],
             "statistics": stats.to_dict(), "seconds": time.time() - started}

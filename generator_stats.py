@@ -186,13 +186,13 @@ def _add_shares(build):
       n: _fraction(c + fills.get(n, 0), all_ngrams) for n, c in ngrams.items()}
 
 
-def write_sidecar(options, manifest, identity):
-  """Writes `<output_dir>/lert_data.json` from every shard's statistics."""
+def make_sidecar(options, manifest, identity):
+  """The sidecar of the output shards, from every shard's statistics."""
   count = len(manifest["shards"])
   outputs = [generator_io.output_name(i, count) for i in range(count)]
   annotation, _ = _read_progress_files(
       options.resolved_cache_dir(), [shard["name"] for shard in manifest["shards"]])
-  build, shards = _read_progress_files(options.output_dir, outputs)
+  build, shards = _read_progress_files(options.resolved_output_dir(), outputs)
   description = manifest["annotator"]
   labelled = [task for task in linguistics.TASKS
               if task in description["labelled_tasks"]]
@@ -230,9 +230,13 @@ def write_sidecar(options, manifest, identity):
               "masked_lm_prob", "short_seq_prob", "ngram_probs",
               "replacement_probs"):
     sidecar[key] = identity[key]
-  generator_io.write_atomically(os.path.join(options.output_dir, SIDECAR),
-                                generator_io.json_bytes(sidecar))
   return sidecar
+
+
+def write_sidecar(output_dir, sidecar):
+  """Writes `<output_dir>/lert_data.json`."""
+  generator_io.write_atomically(os.path.join(output_dir, SIDECAR),
+                                generator_io.json_bytes(sidecar))
 
 
 # --- The report -------------------------------------------------------------------------

@@ -117,3 +117,17 @@ def tfrecord_chunks(records):
     header = struct.pack("<Q", len(data))
     yield (header + struct.pack("<I", masked_crc(header)) + data +
            struct.pack("<I", masked_crc(data)))
+
+
+def split_tfrecords(data):
+  """The records of a whole TFRecord file's bytes, framing taken off.
+
+  The CRCs are not checked: callers hold the file's sha256 and check that.
+  """
+  records = []
+  offset = 0
+  while offset < len(data):
+    length = struct.unpack_from("<Q", data, offset)[0]
+    records.append(data[offset + 12:offset + 12 + length])
+    offset += 12 + length + 4
+  return records

@@ -1,0 +1,69 @@
+# coding=utf-8
+"""Google's `--output_file`: the built shards dealt into the files it names.
+
+google-research/bert's generator shuffles all of its instances together and
+writes instance i to output file i % len(outputs). So does this: the shards
+are built as ever (in the work directory, Options.resolved_output_dir), then
+their records, checked against the shards' sha256, are shuffled together with
+a seed of `--random_seed` and dealt round-robin. Like Google's, this holds
+every instance in memory (serialized, far smaller than Google's objects);
+`--output_dir` is the way at corpus scale.
+
+Each output file gets its own sidecar, `<file>.json`, since the files may lie
+in different directories: it lists that file (with its records, bytes and
+sha256, as pretraining_data.verify_dataset checks) and, under `data_set`, all
+of them; the statistics are the whole set's.
+"""
+
+import hashlib
+import os
+import random
+
+import generator_io
+import generator_jobs
+import pretraining_data
+import record_writer
+from generator_io import DataError
+
+
+def merge_seed(random_seed):
+  """The seed of the shuffle across shards (no shard uses it)."""
+  digest = hashlib.sha256(b"lert-data-merge:%d" % random_seed).digest()
+  return int.from_bytes(digest[:8], "big")
+
+
+def _read_shard(path, integrity):
+  with open(path, "rb") as handle:
+    data = handle.read()
+  if hashlib.sha256(data).hexdigest() != integrity["sha256"]:
+    raise DataError("%s changed since it was built (sha256 differs); delete it "
+                    "and run again to rebuild it" % path)
+  return record_writer.split_tfrecords(data)
+
+
+def fill_output_files(options, sidecar):
+  """Writes the `--output_file` files and their sidecars; returns the set's."""
+  work_dir = options.resolved_output_dir()
+  records = []
+  for name in sidecar["files"]:
+    records.extend(_read_shard(os.path.join(work_dir, name),
+                               sidecar["shards"][name]))
+  random.Random(merge_seed(options.random_seed)).shuffle(records)
+  paths = options.output_files()
+  shards = {}
+  for index, path in enumerate(paths):
+    shards[path] = generator_jobs.write_records(path, records[index::len(paths)])
+  data_set = {"files": paths, "num_instances": len(records),
+              "work_dir": work_dir}
+  for path in paths:
+    name = os.path.basename(path)
+    own = dict(sidecar, files=[name], shards={name: shards[path]},
+               num_instances=shards[path]["records"], data_set=data_set)
+    generator_io.write_atomically(path + pretraining_data.SIDECAR_SUFFIX,
+                                  generator_io.json_bytes(own))
+  generator_io.log("wrote %d instances into %d file(s) as Google's generator "
+                   "does (shuffled, instance i into file i %% %d), each with its "
+                   "sidecar <file>%s; the shards and the annotation cache stay "
+                   "in %s" % (len(records), len(paths), len(paths),
+                              pretraining_data.SIDECAR_SUFFIX, work_dir))
+  return dict(sidecar, files=paths, shards=shards, data_set=data_set)
