@@ -16,15 +16,13 @@ re-implemented below; the sentence split is a data-free approximation of Punkt
 two sentences.
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
-
 import collections
 import io
 import json
 import re
 import sys
+
+import errors
 
 # The official list. "……" is one two-character entry, so comparing it with a
 # single character never matches: a lone "…" is *not* punctuation here, and
@@ -210,11 +208,37 @@ def em_score(answers, prediction):
   return 1 if any(remove_punctuation(a) == pred for a in answers) else 0
 
 
-def references_from_dataset(dataset):
-  """[(question id, reference answer texts)] in file order."""
-  return [(str(qa["id"]).strip(), [a["text"] for a in qa["answers"]])
-          for article in dataset["data"] for para in article["paragraphs"]
-          for qa in para["qas"]]
+def references_from_dataset(dataset, source="the data file"):
+  """[(question id, reference answer texts)] in file order.
+
+  Raises errors.UserError naming `source` and the entry when the JSON is not
+  SQuAD-shaped (data -> paragraphs -> qas with an id and answer texts).
+  """
+  def shape_error(where, expected):
+    return errors.UserError("%s: %s is not %s (expected SQuAD-style JSON: "
+                            "{\"data\": [{\"paragraphs\": [{\"qas\": [{\"id\", "
+                            "\"answers\": [{\"text\"}]}]}]}]})" % (source, where, expected))
+  if not isinstance(dataset, dict) or not isinstance(dataset.get("data"), list):
+    raise shape_error("the top level", "an object with a \"data\" list")
+  references = []
+  for i, article in enumerate(dataset["data"]):
+    paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
+    if not isinstance(paragraphs, list):
+      raise shape_error("data[%d]" % i, "an object with a \"paragraphs\" list")
+    for j, para in enumerate(paragraphs):
+      qas = para.get("qas") if isinstance(para, dict) else None
+      if not isinstance(qas, list):
+        raise shape_error("data[%d].paragraphs[%d]" % (i, j), "an object with a \"qas\" list")
+      for k, qa in enumerate(qas):
+        where = "data[%d].paragraphs[%d].qas[%d]" % (i, j, k)
+        answers = qa.get("answers") if isinstance(qa, dict) else None
+        if "id" not in (qa if isinstance(qa, dict) else {}) or not isinstance(answers, list):
+          raise shape_error(where, "an object with an \"id\" and an \"answers\" list")
+        texts = [a.get("text") if isinstance(a, dict) else None for a in answers]
+        if not all(isinstance(text, str) for text in texts):
+          raise shape_error(where + ".answers", "a list of objects with a \"text\" string")
+        references.append((str(qa["id"]).strip(), texts))
+  return references
 
 
 def evaluate_references(references, predictions, log=None):
@@ -236,7 +260,11 @@ def evaluate_references(references, predictions, log=None):
       log.write("Unanswered question: %s\n" % qid)
       skip += 1
       continue
-    prediction = str(predictions[qid])
+    prediction = predictions[qid]
+    if not isinstance(prediction, str):
+      # str() of a list, null or number would be scored as if it were an answer.
+      raise errors.UserError("the prediction for question %s is %s %r, not a string" % (
+          qid, type(prediction).__name__, prediction))
     f1 += f1_score(answers, prediction)
     em += em_score(answers, prediction)
   total = len(references)
@@ -247,10 +275,25 @@ def evaluate_references(references, predictions, log=None):
       ("TOTAL", total), ("SKIP", skip)])
 
 
-def evaluate(dataset, predictions, log=None):
+def evaluate(dataset, predictions, log=None, source="the data file"):
   """Scores predictions against parsed SQuAD-style JSON (see above)."""
-  return evaluate_references(references_from_dataset(dataset), predictions,
+  if not isinstance(predictions, dict):
+    raise errors.UserError("the predictions are %s, not an object of question id -> "
+                           "answer text" % type(predictions).__name__)
+  return evaluate_references(references_from_dataset(dataset, source), predictions,
                              log)
+
+
+def _read_json(path, what):
+  try:
+    with io.open(path, "r", encoding="utf-8-sig") as f:
+      return json.load(f)
+  except (IOError, OSError) as e:
+    raise errors.UserError("cannot read the %s %s: %s" % (what, path, e.strerror or e))
+  except UnicodeDecodeError as e:
+    raise errors.UserError("%s: the %s is not UTF-8 (%s)" % (path, what, e.reason))
+  except ValueError as e:
+    raise errors.UserError("%s: the %s is not valid JSON (%s)" % (path, what, e))
 
 
 def format_result(result, prediction_file):
@@ -264,19 +307,26 @@ def format_result(result, prediction_file):
   return json.dumps(out)
 
 
-def main(argv=None):
+def _main(argv):
   argv = sys.argv[1:] if argv is None else argv
   if len(argv) != 2:
-    sys.stderr.write("usage: python cmrc2018_evaluate.py DATA.json "
-                     "PREDICTIONS.json\n")
-    return 2
+    raise errors.UserError("usage: python cmrc2018_evaluate.py DATA.json PREDICTIONS.json")
   data_file, prediction_file = argv
-  with io.open(data_file, "r", encoding="utf-8-sig") as f:
-    dataset = json.load(f)
-  with io.open(prediction_file, "r", encoding="utf-8-sig") as f:
-    predictions = json.load(f)
-  print(format_result(evaluate(dataset, predictions), prediction_file))
+  dataset = _read_json(data_file, "data file")
+  predictions = _read_json(prediction_file, "prediction file")
+  try:
+    result = evaluate(dataset, predictions, source=data_file)
+  except errors.UserError as e:
+    if str(e).startswith("the prediction"):
+      raise errors.UserError("%s: %s" % (prediction_file, e))
+    raise
+  print(format_result(result, prediction_file))
   return 0
+
+
+def main(argv=None):
+  """The command: prints the scores; a user error is one line and exit status 2."""
+  return errors.call_main(_main, argv)
 
 
 if __name__ == "__main__":

@@ -363,6 +363,10 @@ def read_char_tag_file(path, labels):
       if not token or not tag:
         raise DataError("%s: malformed line %r: expected a character, a tab "
                         "or space, and a tag" % (_at(path, line_no), line))
+      if sep in token and token != sep:
+        # e.g. "工 B-PER O": more than two columns; which one is the tag is a guess.
+        raise DataError("%s: line %r has %d columns; expected a character and a tag" % (
+            _at(path, line_no), line, len(line.split(sep))))
       _check_label(tag, labels, path, line_no)
       tokens.append(token)
       tags.append(tag)

@@ -3,6 +3,7 @@
 
 import io
 import json
+import re
 import os
 import subprocess
 import sys
@@ -127,3 +128,33 @@ def test_command_prints_the_official_line(tmp_path):
 
 def test_command_usage_error():
   assert ce.main(["only-one-argument"]) == 2
+
+
+def test_bad_files_and_predictions_are_one_error_line(tmp_path, capsys):
+  """Non-JSON, wrongly shaped files and non-string predictions: named, never str()-ed."""
+  data = tmp_path / "dev.json"
+  data.write_text(json.dumps({"data": [{"paragraphs": [{"qas": [
+      {"id": "q1", "answers": [{"text": u"北京"}]}]}]}]}), encoding="utf-8")
+  cases = [
+      ("not json", "{", r"preds\.json: the prediction file is not valid JSON"),
+      ("a list", json.dumps([u"北京"]), r"the predictions are list"),
+      ("a list answer", json.dumps({"q1": [u"北京"]}),
+       r"preds\.json: the prediction for question q1 is list"),
+      ("a null answer", json.dumps({"q1": None}), r"question q1 is NoneType"),
+      ("a number", json.dumps({"q1": 1998}), r"question q1 is int"),
+  ]
+  for what, text, pattern in cases:
+    preds = tmp_path / "preds.json"
+    preds.write_text(text, encoding="utf-8")
+    assert ce.main([str(data), str(preds)]) == 2, what
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), (what, lines)
+    assert re.search(pattern, lines[0]), (what, lines[0])
+  preds.write_text(json.dumps({"q1": u"北京"}), encoding="utf-8")
+  bad_data = tmp_path / "bad.json"
+  bad_data.write_text(json.dumps({"data": [{"paragraphs": [{"qas": [{"id": "q1"}]}]}]}))
+  assert ce.main([str(bad_data), str(preds)]) == 2
+  err = capsys.readouterr().err
+  assert "bad.json: data[0].paragraphs[0].qas[0]" in err and err.count("\n") == 1
+  assert ce.main([str(tmp_path / "missing.json"), str(preds)]) == 2
+  assert "cannot read the data file" in capsys.readouterr().err

@@ -171,6 +171,15 @@ def test_char_tag_reader_errors(tmp_path):
     fd.read_char_tag_file(path, MSRA_LABELS)
 
 
+def test_char_tag_reader_refuses_three_columns(tmp_path):
+  """`工 B-PER O` is not the token `工 B-PER` tagged O: the line is named instead."""
+  for name, line in (("space.txt", u"工 B-PER O\n"), ("tab.bio", u"工\tB-PER\tO\n")):
+    path = write(tmp_path, name, u"中 B-ORG\n".replace(" ", "\t" if "tab" in name else " ")
+                 + line)
+    with pytest.raises(fd.DataError, match=r"%s:2: line .* has 3 columns" % name):
+      fd.read_char_tag_file(path, MSRA_LABELS)
+
+
 def test_write_char_tag_file_round_trips(tmp_path):
   path = write(tmp_path, "dev.txt", u"中 B-ORG\n共 I-ORG\n\n李 B-PER\n")
   examples, _ = fd.read_char_tag_file(path, MSRA_LABELS)
