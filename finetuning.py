@@ -14,10 +14,6 @@ Evaluation runs the estimator's predict and scores in Python, so all three
 families share one path and the CMRC / NER metrics are the exact ones.
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
-
 import collections
 import io
 import json

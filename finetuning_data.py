@@ -12,10 +12,6 @@ Every reader returns `(examples, stats)`: `stats` is an ordered dict of counts
 to report. Bad input raises `DataError` naming the file and the line.
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
-
 import collections
 import csv
 import io

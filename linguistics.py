@@ -3,7 +3,7 @@
 
 Pure Python (no TensorFlow), so the data generator, the converters and the
 PyTorch side can import it cheaply.  Every label list is defined exactly once,
-in the released order (SPEC §3): the ids written into TFRecords index into these
+in the order of HFL's release: the ids written into TFRecords index into these
 lists and the head sizes of the model are their lengths.
 """
 
@@ -134,7 +134,7 @@ class TagMapper(object):
             for task, counter in self.counts.items()}
 
 
-# --- Labels per character (SPEC §4) ------------------------------------------
+# --- Labels per character ---------------------------------------------------
 
 
 def bies_tags(length, entity_type):
@@ -197,7 +197,7 @@ def character_labels(words, pos_tags=None, dep_relations=None, entities=(),
   return labels
 
 
-# --- The LIP schedule (SPEC §5) ----------------------------------------------
+# --- The LIP schedule -------------------------------------------------------
 # The paper's end steps for its 2M-step run: the simpler the feature, the sooner
 # it reaches full weight.
 PAPER_LIP_END_STEPS = collections.OrderedDict(

@@ -16,10 +16,6 @@ Variables this module adds to checkpoints (all non-trainable, all global):
   loss_scale/scale, loss_scale/good_steps   dynamic loss scale (use_amp only)
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
-
 import math
 import re
 

@@ -13,7 +13,7 @@ The pipeline is BERT's ``FullTokenizer``:
    continuation piece; a word that cannot be covered, or that is longer than
    ``max_input_chars_per_word`` characters, becomes ``[UNK]``.
 
-LERT's control-character rule (SPEC §1): every Unicode category starting with "C"
+LERT's control-character rule: every Unicode category starting with "C"
 (Cc control, Cf format, Cs surrogate, Co private use, Cn unassigned) counts as a
 control character and is removed, except "\\t", "\\n" and "\\r", which are whitespace.
 Google's original module removed only Cc and Cf; HF's ``BertTokenizer`` uses the same

@@ -10,10 +10,6 @@ dropped labels, answers that do not match their context, ...), and with
 Exits non-zero if any count differs from the README.
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
-
 import argparse
 import os
 import sys

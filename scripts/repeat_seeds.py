@@ -12,10 +12,6 @@ already exists is not run again) and summarises each run's best dev score:
       --output_dir runs/chnsenticorp [-- extra flags for the script]
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
-
 import io
 import os
 import subprocess

@@ -30,7 +30,8 @@ if REPO_ROOT not in sys.path:
 
 import linguistics  # noqa: E402
 
-# LTP's tag sets: LERT's inventories plus the tags it drops (SPEC §3).
+# LTP's tag sets: LERT's inventories plus the tags LERT drops (LTP's 863 POS set has
+# g and x, which LERT lacks; its dependency set has IS).
 LTP_POS = list(linguistics.POS_LABELS[:-1]) + ["g", "x", "%"]
 LTP_NER = list(linguistics.NER_LABELS)
 LTP_DEP = list(linguistics.DEP_LABELS) + ["IS"]

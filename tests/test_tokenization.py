@@ -261,7 +261,8 @@ def test_is_control_uses_lerts_every_c_category_rule():
   for char in u"\x00\x01\x1f\x7f\x85\u200b\u00ad\ufeff\u200e":
     assert tokenization._is_control(char), repr(char)
   # Co (private use), Cn (unassigned), Cs (lone surrogate): control only under
-  # LERT's rule (SPEC §1); Google's original module kept them.
+  # LERT's rule: every Unicode "C*" category is a control character; Google's original
+  # module kept them.
   for char in u"\ue000\U000F0000\u0378\ud800":
     assert tokenization._is_control(char), repr(char)
   for char in u"\t\n\r a中😀\u3000":
@@ -348,7 +349,7 @@ def test_full_tokenizer_long_words_become_unk():
 def test_final_sigma_follows_bert_word_level_lower():
   # BERT lower-cases each whitespace word with str.lower(), which applies the
   # Greek final-sigma rule: word-final Σ -> ς. HF's slow tokenizer lower-cases the
-  # text character by character first and gets σ; we follow BERT (SPEC §1).
+  # text character by character first and gets σ; we follow BERT.
   tokenizer = make_tokenizer()
   assert tokenizer.tokenize(u"ΟΔΟΣ") == [u"ο", u"##δ", u"##ο", u"##ς"]
   assert tokenizer.tokenize(u"ΣΑ") == [u"σ", u"##α"]
