@@ -17,9 +17,9 @@ the median ratio over the rounds with its range.
   .venv-tf1/bin/python bench/bench_vs_google.py                 # all, ~40 min
   .venv-tf1/bin/python bench/bench_vs_google.py --configs tiny --repeats 2 --skip_classifier
 
-Settings: `google-tf1` (reference), `ours-tf1`, `ours-tf2` (fp32) and
-`ours-tf2-amp` (`--use_amp`, bfloat16 through oneDNN on CPUs); an environment
-that does not exist is left out. Classifier: ChnSentiCorp from --data_dir with
+Settings: `google-tf1` (reference), `ours-tf1`, `ours-tf2` and `ours-tf-latest`
+(fp32), and `ours-tf2-amp` / `ours-tf-latest-amp` (`--use_amp`, bfloat16 through
+oneDNN on CPUs); an environment that does not exist is left out. Classifier: ChnSentiCorp from --data_dir with
 the small config, seq 128 (Google's script reads it through its CoLA reader,
 from a copy in CoLA's column layout).
 """
@@ -40,8 +40,8 @@ DEFAULT_CORPUS = os.path.join(REPO_ROOT, "..", "shared", "data", "pretrain_corpu
                               "zhwiki_AA_wiki_00.txt")
 DEFAULT_DATA_DIR = os.path.join(REPO_ROOT, "..", "shared", "data", "chnsenticorp")
 VOCAB = os.path.join(REPO_ROOT, "vocab.txt")
-ENVS = {"tf1": os.path.join(REPO_ROOT, ".venv-tf1", "bin", "python"),
-        "tf2": os.path.join(REPO_ROOT, ".venv-tf2", "bin", "python")}
+ENVS = {env: os.path.join(REPO_ROOT, ".venv-" + env, "bin", "python")
+        for env in ("tf1", "tf2", "tf-latest")}
 # Sizes: the project's small config, and a 2-layer, 128-wide one where per-step
 # overhead rather than arithmetic dominates.
 TINY_OVERRIDES = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
@@ -143,13 +143,20 @@ def pretraining_command(setting, config, data, output_dir, args, envs):
   if setting == "google-tf1":
     return [envs["tf1"], DRIVER, "run_pretraining", str(args.log_every),
             "--input_file=%s" % data["google"]] + steps
-  env = "tf1" if setting == "ours-tf1" else "tf2"
+  env, amp = _env_of(setting)
   command = [envs[env], os.path.join(REPO_ROOT, "run_pretraining.py"),
              "--input_file=%s" % os.path.join(data["ours"], "*.tfrecord"),
              "--log_step_count_steps=%d" % args.log_every] + steps
-  if setting == "ours-tf2-amp":
+  if amp:
     command.append("--use_amp=True")
   return command
+
+
+def _env_of(setting):
+  """`ours-tf2-amp` -> ("tf2", True)."""
+  name = setting[len("ours-"):]
+  amp = name.endswith("-amp")
+  return (name[:-len("-amp")] if amp else name), amp
 
 
 def classifier_data(args, work_dir):
@@ -178,12 +185,12 @@ def classifier_command(setting, config, cola_dir, output_dir, args, envs):
     return [envs["tf1"], DRIVER, "run_classifier", str(args.log_every), "--task_name=cola",
             "--data_dir=%s" % cola_dir, "--do_lower_case=True",
             "--num_train_epochs=%g" % epochs] + common
-  env = "tf1" if setting == "ours-tf1" else "tf2"
+  env, amp = _env_of(setting)
   command = [envs[env], os.path.join(REPO_ROOT, "run_classifier.py"),
              "--task_name=chnsenticorp", "--data_dir=%s" % args.data_dir,
              "--num_train_epochs=%g" % epochs,
              "--log_step_count_steps=%d" % args.log_every] + common
-  if setting == "ours-tf2-amp":
+  if amp:
     command.append("--use_amp=True")
   return command
 
@@ -236,8 +243,9 @@ def main():
   if "tf1" not in envs:
     raise SystemExit("error: .venv-tf1 is needed (Google's scripts run on TF 1.15): make setup")
   settings = ["google-tf1", "ours-tf1"]
-  if "tf2" in envs:
-    settings += ["ours-tf2", "ours-tf2-amp"]
+  for env in ("tf2", "tf-latest"):  # TF 1.15 has no CPU bfloat16
+    if env in envs:
+      settings += ["ours-" + env, "ours-%s-amp" % env]
   work_dir = args.work_dir or tempfile.mkdtemp(prefix="lert-vs-google-")
   os.makedirs(work_dir, exist_ok=True)
   print("bench_vs_google: %d CPUs, seq %d, batch %d, %d steps a run, %d rounds; logs in %s"

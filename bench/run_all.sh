@@ -3,7 +3,12 @@
 # The corpus benchmarks read ../shared/data/pretrain_corpus (or pass --input to them).
 set -u
 cd "$(dirname "$0")/.."
-for env in tf1 tf2; do
+# Side by side with google-research/bert's scripts (TF 1.15): ratios measured in one run.
+if [ -x .venv-tf1/bin/python ]; then
+  echo "=== bench_vs_google ==="
+  .venv-tf1/bin/python bench/bench_vs_google.py --steps 30 --repeats 2 --classifier_steps 30
+fi
+for env in tf1 tf2 tf-latest; do
   py=.venv-$env/bin/python
   [ -x "$py" ] || { echo "bench: .venv-$env missing, skipped"; continue; }
   echo "=== .venv-$env ==="
