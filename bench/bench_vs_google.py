@@ -19,9 +19,9 @@ the median ratio over the rounds with its range.
 
 Settings: `google-tf1` (reference), `ours-tf1`, `ours-tf2` and `ours-tf-latest`
 (fp32), and `ours-tf2-amp` / `ours-tf-latest-amp` (`--use_amp`, bfloat16 through
-oneDNN on CPUs); an environment that does not exist is left out. Classifier: ChnSentiCorp from --data_dir with
-the small config, seq 128 (Google's script reads it through its CoLA reader,
-from a copy in CoLA's column layout).
+oneDNN on CPUs); an environment that does not exist is left out. Classifier:
+ChnSentiCorp from --data_dir with the small config, seq 128 (Google's script reads
+it through its CoLA reader, from a copy in CoLA's column layout).
 """
 
 import argparse
