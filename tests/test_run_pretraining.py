@@ -452,8 +452,10 @@ def test_sigkill_mid_run_resumes_from_last_checkpoint(data_dir, tmp_path):
   process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
   deadline = time.time() + 240
   while time.time() < deadline:
-    saved = glob.glob(str(output_dir / "model.ckpt-*.index"))
-    if any(int(p.split("-")[-1].split(".")[0]) >= 20 for p in saved):
+    # Killed once the checkpoint state names a step >= 20: the .index file appears
+    # before the state file does, and a kill in between leaves only step 0 recorded.
+    recorded = tf.train.latest_checkpoint(str(output_dir))
+    if recorded and int(recorded.split("-")[-1]) >= 20:
       break
     if process.poll() is not None:
       pytest.fail("training ended before it could be killed: %s" %
