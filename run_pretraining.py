@@ -57,10 +57,10 @@ SETTINGS = (
     Setting("num_train_steps", "integer", 100000, "Optimizer updates to train for."),
     Setting("num_warmup_steps", "integer", 10000, "Linear warm-up updates."),
     Setting("max_eval_steps", "integer", 100, "Maximum evaluation batches."),
+    # New flags.
     Setting("seed", "integer", None,
             "Seed of initialisation, dropout and data order, for runs that repeat "
             "exactly (default: none, as in Google's script)."),
-    # New flags.
     Setting("linguistic_tasks", "list", list(linguistics.TASKS),
             "Linguistic heads to train (empty: MLM only). Tasks the data's "
             "sidecar marks unlabelled are switched off whatever this says."),
