@@ -7,7 +7,8 @@ input and `--shard_size_mb`, never on the workers. A job annotates a shard
 (input bytes -> cache shard) and/or builds it (cache shard -> TFRecords). Every
 random choice of a shard comes from a seed derived from `--random_seed` and the
 shard number: the output does not depend on the number of workers or their
-order.
+order, nor on how many hosts share the shards (`--num_hosts`: a host makes
+the jobs of the shards k with k mod num_hosts == host_index).
 
 A part is done when its progress file `.progress/<shard>.json` exists:
   {"shard": integrity record, "statistics": {...}, "seconds": s}
