@@ -16,8 +16,8 @@ its `.progress/` file; the build stage reads a shard only through
 
 import hashlib
 import json
-import os
 
+import generator_io
 from generator_io import DataError
 
 CACHE_FORMAT = "lert-annotation-cache/2"
@@ -128,17 +128,17 @@ def read_cache_shard(path, integrity):
   documents.
   """
   try:
-    size = os.path.getsize(path)
+    size = generator_io.getsize(path)
   except OSError as e:
     raise DataError("annotation cache shard %s cannot be read (%s); %s" %
-                    (path, e.strerror, reannotate_advice(path)))
+                    (path, e.strerror or e, reannotate_advice(path)))
   if size != integrity["bytes"]:
     raise DataError("annotation cache shard %s has %d bytes, but %d were written "
                     "when it was annotated (cut or changed since); %s" %
                     (path, size, integrity["bytes"], reannotate_advice(path)))
   digest = hashlib.sha256()
   lines = 0
-  with open(path, "rb") as handle:
+  with generator_io.open_file(path) as handle:
     for lines, raw in enumerate(handle, 1):
       digest.update(raw)
       yield lines, raw

@@ -23,10 +23,9 @@ every file is checked before any work (`check_input_files`), every shard as
 it is read; a few bad lines in a UTF-8 file are counted, not fatal.
 """
 
-import glob
-import os
 import re
 
+import generator_io
 import tokenization
 from generator_io import DataError
 
@@ -43,15 +42,15 @@ def expand_input_patterns(patterns):
   """Comma-separated globs -> sorted existing files; DataError if one matches none."""
   files = []
   for pattern in [p.strip() for p in patterns.split(",") if p.strip()]:
-    matches = sorted(glob.glob(os.path.expanduser(pattern)))
+    matches = generator_io.glob(pattern)
     if not matches:
       raise DataError("--input_file %s: no such file (the pattern matched nothing)"
                       % pattern)
     for match in matches:
-      if os.path.isdir(match):
+      if generator_io.isdir(match):
         raise DataError("--input_file %s is a directory; give files or globs "
                         "such as %s/*.txt" % (match, match))
-      path = os.path.abspath(match)
+      path = generator_io.absolute(match)
       if path not in files:
         files.append(path)
   if not files:
@@ -84,7 +83,7 @@ def check_input_files(files):
   """Refuses, before any work, a file that cannot be read or is not UTF-8."""
   for path in files:
     try:
-      with open(path, "rb") as handle:
+      with generator_io.open_file(path) as handle:
         head = handle.read(_SNIFF_BYTES)
         complete = not handle.read(1)
     except OSError as e:
@@ -128,7 +127,7 @@ def plan_shards(files, input_format, shard_bytes):
   for file_index, path in enumerate(files):
     offset = start = 0
     line_number, first_line = 0, 1
-    with open(path, "rb") as handle:
+    with generator_io.open_file(path) as handle:
       for line in handle:
         line_number += 1
         offset += len(line)
@@ -162,7 +161,7 @@ def read_shard_lines(path, start, end, first_line, stats):
   is UTF-16/32 or mostly not UTF-8 is refused (DataError).
   """
   try:
-    with open(path, "rb") as handle:
+    with generator_io.open_file(path) as handle:
       handle.seek(start)
       data = handle.read(end - start)
   except OSError as e:

@@ -43,6 +43,8 @@ directory at a time). Memory per worker is bounded by one shard (its
 instances are shuffled in memory), not by the corpus. Progress with rate and
 ETA goes to stderr, and a statistics report at the end.
 
+Every path may be local or remote (`gs://`, any tf.io.gfile scheme; generator_io.py).
+
 This script holds the options, their checks, the flags and the run's order.
 """
 
@@ -181,7 +183,7 @@ def validate_options(options):
     need(options.resolved_output_dir(), "--output_dir or --output_file is "
          "required for --stage=%s" % options.stage)
     need(options.vocab_file, "--vocab_file is required for --stage=%s" % options.stage)
-    need(os.path.isfile(options.vocab_file),
+    need(generator_io.isfile(options.vocab_file),
          "--vocab_file %s: no such file" % options.vocab_file)
   need(options.max_seq_length >= 3, "--max_seq_length must be >= 3 ([CLS], a "
        "token, [SEP]), got %d" % options.max_seq_length)

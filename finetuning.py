@@ -312,8 +312,8 @@ class TaggingFamily(object):
     results = dict((uid, list(o["tag_ids"])) for uid, o in outputs.items())
     tags = finetuning_data.assemble_tag_predictions(examples, features,
                                                     results, task.labels)
-    finetuning_data.write_char_tag_file(
-        os.path.join(out_dir, "predictions.txt"), examples, tags)
+    with tf.gfile.GFile(os.path.join(out_dir, "predictions.txt"), "w") as f:
+      f.write(finetuning_data.format_char_tag_file(examples, tags))
     if not _labels_present(examples, lambda ex: ex.labels is not None):
       return None
     scores = finetuning_data.entity_f1([ex.labels for ex in examples], tags)

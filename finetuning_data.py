@@ -373,13 +373,15 @@ def read_char_tag_file(path, labels):
   return examples, stats
 
 
-def write_char_tag_file(path, examples, predicted_tags):
-  """Writes predictions in the input format: one `char<sep>TAG` a line."""
-  with io.open(path, "w", encoding="utf-8") as f:
-    for example, tags in zip(examples, predicted_tags):
-      for token, tag in zip(example.tokens, tags):
-        f.write(u"%s%s%s\n" % (token, example.separator, tag))
-      f.write(u"\n")
+def format_char_tag_file(examples, predicted_tags):
+  """Predictions in the input format, one `char<sep>TAG` a line (the caller
+  writes them, through tf.gfile: output_dir may be gs://)."""
+  lines = []
+  for example, tags in zip(examples, predicted_tags):
+    for token, tag in zip(example.tokens, tags):
+      lines.append(u"%s%s%s\n" % (token, example.separator, tag))
+    lines.append(u"\n")
+  return u"".join(lines)
 
 
 # ---------------------------------------------------------------------------

@@ -7,7 +7,8 @@ input and `--shard_size_mb`, never on the workers. A job annotates a shard
 (input bytes -> cache shard) and/or builds it (cache shard -> TFRecords). Every
 random choice of a shard comes from a seed derived from `--random_seed` and the
 shard number: the output does not depend on the number of workers or their
-order.
+order, nor on how many hosts share the shards (`--num_hosts`: a host makes
+the jobs of the shards k with k mod num_hosts == host_index).
 
 A part is done when its progress file `.progress/<shard>.json` exists:
   {"shard": integrity record, "statistics": {...}, "seconds": s}
@@ -69,8 +70,8 @@ def _manifest_identity(options, files, description, splitter_name):
       "input_format": options.input_format,
       "sentence_splitter": splitter_name,
       "shard_size_mb": options.shard_size_mb,
-      "inputs": [{"path": path, "size": os.path.getsize(path),
-                  "mtime_ns": os.stat(path).st_mtime_ns} for path in files],
+      "inputs": [{"path": path, "size": generator_io.getsize(path),
+                  "mtime_ns": generator_io.mtime_ns(path)} for path in files],
   }
 
 
@@ -79,7 +80,7 @@ def prepare_cache(options):
   cache_dir = options.resolved_cache_dir()
   manifest_path = os.path.join(cache_dir, MANIFEST)
   if options.stage in ("build", "finalize"):
-    if not os.path.isfile(manifest_path):
+    if not generator_io.isfile(manifest_path):
       raise DataError("--cache_dir %s holds no annotation cache (%s is missing); "
                       "run --stage=annotate first" % (cache_dir, MANIFEST))
     return generator_io.read_json(manifest_path)
@@ -92,7 +93,7 @@ def prepare_cache(options):
     raise DataError(str(e))
   identity = _manifest_identity(options, files, description, splitter_name)
   generator_io.ensure_writable_dir(cache_dir, "cache_dir")
-  if os.path.isfile(manifest_path):
+  if generator_io.isfile(manifest_path):
     manifest = generator_io.read_json(manifest_path)
     stored = {key: manifest.get(key) for key in identity}
     if stored != identity:
@@ -140,7 +141,7 @@ def check_build_config(options, identity):
   finalize, which builds nothing, needs a build to have recorded them)."""
   output_dir = options.resolved_output_dir()
   config_path = os.path.join(output_dir, generator_io.PROGRESS_DIR, BUILD_CONFIG)
-  if not os.path.isfile(config_path):
+  if not generator_io.isfile(config_path):
     if options.stage == "finalize":
       raise DataError("--stage=finalize: nothing was built in %s (%s is "
                       "missing); run --stage=build (or all) first" %
@@ -159,15 +160,15 @@ def check_build_config(options, identity):
 
 def _read_progress(path):
   """A part's progress record, or None when the part is not done."""
-  return generator_io.read_json(path) if os.path.isfile(path) else None
+  return generator_io.read_json(path) if generator_io.isfile(path) else None
 
 
 def _output_is_current(output_file, record, cache_record):
   """Was the output shard built from this cache shard and left as written?"""
   return (record is not None and cache_record is not None and
           record["cache_sha256"] == cache_record["shard"]["sha256"] and
-          os.path.isfile(output_file) and
-          os.path.getsize(output_file) == record["shard"]["bytes"])
+          generator_io.isfile(output_file) and
+          generator_io.getsize(output_file) == record["shard"]["bytes"])
 
 
 def make_jobs(options, manifest):
@@ -184,7 +185,7 @@ def make_jobs(options, manifest):
     cache_file = os.path.join(cache_dir, shard["name"] + ".jsonl")
     cache_done = generator_io.progress_path(cache_dir, shard["name"])
     cache_record = _read_progress(cache_done)
-    if not os.path.isfile(cache_file):
+    if not generator_io.isfile(cache_file):
       cache_record = None  # deleted, to be annotated again
     job = {"index": index, "input": (path, shard["start"], shard["end"],
                                      shard["first_line"]),

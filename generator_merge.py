@@ -33,8 +33,7 @@ def merge_seed(random_seed):
 
 
 def _read_shard(path, integrity):
-  with open(path, "rb") as handle:
-    data = handle.read()
+  data = generator_io.read_bytes(path)
   if hashlib.sha256(data).hexdigest() != integrity["sha256"]:
     raise DataError("%s changed since it was built (sha256 differs); delete it "
                     "and run again to rebuild it" % path)

@@ -215,7 +215,7 @@ def make_sidecar(options, manifest, identity):
                       for task in linguistics.TASKS},
       "max_seq_length": options.max_seq_length,
       "max_predictions_per_seq": options.max_predictions_per_seq,
-      "vocab_file": os.path.abspath(options.vocab_file),
+      "vocab_file": generator_io.absolute(options.vocab_file),
       "vocab_size": len(tokenization.load_vocab(options.vocab_file)),
       "feature_spec": record_schema.PRETRAINING.sidecar_entry(
           max_seq_length=options.max_seq_length,

@@ -180,11 +180,11 @@ def test_char_tag_reader_refuses_three_columns(tmp_path):
       fd.read_char_tag_file(path, MSRA_LABELS)
 
 
-def test_write_char_tag_file_round_trips(tmp_path):
+def test_format_char_tag_file_round_trips(tmp_path):
   path = write(tmp_path, "dev.txt", u"中 B-ORG\n共 I-ORG\n\n李 B-PER\n")
   examples, _ = fd.read_char_tag_file(path, MSRA_LABELS)
-  out = str(tmp_path / "pred.txt")
-  fd.write_char_tag_file(out, examples, [e.labels for e in examples])
+  out = write(tmp_path, "pred.txt",
+              fd.format_char_tag_file(examples, [e.labels for e in examples]))
   again, _ = fd.read_char_tag_file(out, MSRA_LABELS)
   assert ([(e.tokens, e.labels, e.separator) for e in again] ==
           [(e.tokens, e.labels, e.separator) for e in examples])
