@@ -217,7 +217,8 @@ def test_mismatched_record_names_file_and_feature(tmp_path):
   short = str(tmp_path / "short.tfrecord")
   estimator_utils.write_examples(short, synthetic_examples(4, 0, seq=16))
   with pytest.raises(ValueError) as error:
-    run_main(**base_flags(tmp_path, tmp_path / "out", input_file=short))
+    run_main(**base_flags(tmp_path, tmp_path / "out", input_file=short,
+                          labelled_tasks=["pos", "ner", "dep"]))
   assert "short.tfrecord" in str(error.value) and "'input_ids'" in str(error.value)
   assert "length 16, expected 32" in str(error.value)
 
@@ -227,7 +228,8 @@ def test_mismatched_record_names_file_and_feature(tmp_path):
     del example["ner_labels"]
   estimator_utils.write_examples(missing, examples)
   with pytest.raises(ValueError) as error:
-    run_main(**base_flags(tmp_path, tmp_path / "out", input_file=missing))
+    run_main(**base_flags(tmp_path, tmp_path / "out", input_file=missing,
+                          labelled_tasks=["pos", "ner", "dep"]))
   assert "missing.tfrecord" in str(error.value)
   assert "'ner_labels' is missing" in str(error.value)
 
