@@ -204,9 +204,22 @@ def _regenerate_advice(sidecar_path):
           "missing or changed" % (sidecar_path, os.path.dirname(sidecar_path)))
 
 
-def _verify_against_sidecar(files, sidecar_path, read_contents):
-  """Checks the files one sidecar covers; returns (labelled tasks, records)."""
+def _verify_against_sidecar(files, sidecar_path, read_contents, input_names=()):
+  """Checks the files one sidecar covers; returns (labelled tasks, records).
+
+  `input_names` are the base names of all the input files: a file of Google-style
+  --output_file data (its sidecar's `data_set`) needs the set's other files too.
+  """
   sidecar = _read_json(sidecar_path)
+  data_set = sidecar.get("data_set") or {}
+  absent = [path for path in data_set.get("files", [])
+            if os.path.basename(path) not in input_names]
+  if absent:
+    raise DatasetError(
+        "%s is one of %d files made together (%s); %s not among the input files: "
+        "pass every file of the set" % (
+            sidecar_path, len(data_set["files"]), ", ".join(data_set["files"]),
+            ", ".join(absent) + (" is" if len(absent) == 1 else " are")))
   by_name = {os.path.basename(path): path for path in files}
   listed = sidecar.get("files")
   if listed is not None:
@@ -309,7 +322,8 @@ def verify_dataset(input_files, sidecar_path=None, labelled_tasks=None,
     groups[sidecar].append(path)
   tasks, num_records = None, 0
   for sidecar, files in sorted(groups.items()):
-    sidecar_tasks, records = _verify_against_sidecar(files, sidecar, read_contents)
+    sidecar_tasks, records = _verify_against_sidecar(
+        files, sidecar, read_contents, set(os.path.basename(p) for p in input_files))
     if tasks is not None and sidecar_tasks != tasks:
       raise DatasetError("the sidecars disagree on the labelled tasks: %s says %s, "
                          "another %s" % (sidecar, sidecar_tasks, tasks))

@@ -72,6 +72,9 @@ def test_googles_command_line_makes_data_run_pretraining_accepts(tmp_path):
   assert dealt == built
   example = tf.train.Example.FromString(x[0])
   assert sorted(example.features.feature) == sorted(record_schema.PRETRAINING.names)
+  # One file of the two is a partial data set: refused, naming the other.
+  with pytest.raises(pretraining_data.DatasetError, match=r"y\.tfrecord is not among"):
+    pretraining_data.verify_dataset(outputs[:1])
 
 
 def test_a_rerun_with_output_file_resumes_and_writes_the_same_bytes(tmp_path):
