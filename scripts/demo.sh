@@ -47,7 +47,7 @@ banner() {
 # run NAME CMD...: prints the command, keeps its whole output in $out/logs/NAME.log
 # and shows it; for TensorFlow commands (tf NAME CMD...) only the lines that tell
 # progress and results are shown, TensorFlow's chatter stays in the log file.
-TF_PROGRESS='^INFO:tensorflow:(loss = |examples/s = |Saving dict|Initialising from|LIP|Wrote|Resuming|[*]{5})|Error|error:'
+TF_PROGRESS='^INFO:tensorflow:(loss = |Saving dict|Initialising from|LIP|Wrote|Resuming|[*]{5})|Error|error:'
 run() {
   local name=$1; shift
   mkdir -p "$out/logs"
