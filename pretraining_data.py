@@ -161,8 +161,9 @@ VerifiedDataset = collections.namedtuple(
 _SHARD_NAME = re.compile(r"^pretraining-(\d{5})-of-(\d{5})\.tfrecord$")
 
 
-def scan_tfrecord(path):
-  """(records, bytes, sha256) of a TFRecord file, its framing and CRCs checked.
+def _tfrecord_bodies(path):
+  """Yields each record of a TFRecord file (bytes), its framing and CRCs checked;
+  returns (records, bytes, sha256) at the end.
 
   Raises DatasetError naming the file and the byte where it is cut or corrupt.
   """
@@ -196,6 +197,58 @@ def scan_tfrecord(path):
       digest.update(body)
       records += 1
       offset += 12 + length + 4
+      yield body[:-4]
+
+
+def scan_tfrecord(path):
+  """(records, bytes, sha256) of a TFRecord file, its framing and CRCs checked.
+
+  Raises DatasetError naming the file and the byte where it is cut or corrupt.
+  """
+  bodies = _tfrecord_bodies(path)
+  while True:
+    try:
+      next(bodies)
+    except StopIteration as end:
+      return end.value
+
+
+def masked_token_counts(input_files, max_records=None):
+  """Counter {token id: times it is a masked-LM target} over pretraining
+  TFRecords (the positions whose masked_lm_weights is > 0), reading the files in
+  order, as evaluation does, and stopping after `max_records` records if given."""
+  # Protobuf parsing only here: the rest of the module stays TensorFlow-free.
+  from tensorflow.core.example import example_pb2
+  counts = collections.Counter()
+  records = 0
+  for path in input_files:
+    for body in _tfrecord_bodies(path):
+      if max_records is not None and records >= max_records:
+        return counts
+      records += 1
+      features = example_pb2.Example.FromString(body).features.feature
+      try:
+        ids = features["masked_lm_ids"].int64_list.value
+        weights = features["masked_lm_weights"].float_list.value
+      except KeyError as e:
+        raise DatasetError("%s: a record without the %s feature; not pretraining "
+                           "data" % (path, e))
+      counts.update(i for i, w in zip(ids, weights) if w > 0)
+  return counts
+
+
+def unigram_baseline(train_counts, eval_counts):
+  """The masked-LM accuracy of always predicting the most frequent training
+  target, measured on the eval targets: what a model that learned only token
+  frequencies scores. Returns {"token_id", "accuracy", "eval_positions"}."""
+  if not train_counts or not eval_counts:
+    raise DatasetError("the unigram baseline needs masked positions in both the "
+                       "training and the eval records")
+  # Ties go to the smaller id, so the baseline does not depend on record order.
+  token_id = min(train_counts, key=lambda i: (-train_counts[i], i))
+  total = sum(eval_counts.values())
+  return {"token_id": token_id, "accuracy": eval_counts[token_id] / float(total),
+          "eval_positions": total}
 
 
 def _regenerate_advice(sidecar_path):

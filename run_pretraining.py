@@ -57,6 +57,10 @@ SETTINGS = (
     Setting("num_train_steps", "integer", 100000, "Optimizer updates to train for."),
     Setting("num_warmup_steps", "integer", 10000, "Linear warm-up updates."),
     Setting("max_eval_steps", "integer", 100, "Maximum evaluation batches."),
+    Setting("eval_all_checkpoints", "bool", False,
+            "With --do_eval: evaluate every checkpoint kept in output_dir, oldest "
+            "first (a learning curve: eval_history.jsonl, a line per checkpoint); "
+            "eval_results.txt holds the latest."),
     # New flags.
     Setting("seed", "integer", None,
             "Seed of initialisation, dropout and data order, for runs that repeat "
@@ -272,6 +276,8 @@ def check_config(config):
       raise errors.UserError("--%s is required" % name)
   if (config.do_train or config.do_eval) and not config.input_file:
     raise errors.UserError("--input_file is required for --do_train / --do_eval")
+  if config.eval_all_checkpoints and not config.do_eval:
+    raise errors.UserError("--eval_all_checkpoints needs --do_eval")
   bert_config = modeling.BertConfig.from_json_file(config.bert_config_file)
   # The vocabulary whose ids the model reads: predict's, and the data's.
   vocab_size = (len(tokenization.load_vocab(config.vocab_file)) if config.do_predict
@@ -376,17 +382,36 @@ def train(estimator, config, input_files):
 
 
 def evaluate(estimator, config, input_files, off_tasks):
-  """Writes every active head's loss and accuracy to output_dir/eval_results.txt."""
+  """Writes every active head's loss and accuracy to output_dir/eval_results.txt
+  (and, with --eval_all_checkpoints, one JSON line per checkpoint to
+  output_dir/eval_history.jsonl)."""
   input_fn = estimator_utils.tfrecord_input_fn_builder(
       input_files, _feature_spec(config), is_training=False, drop_remainder=True)
-  result = estimator.evaluate(input_fn=input_fn, steps=config.max_eval_steps)
-  # Google's and HFL's names for the MLM metrics, which result parsers read.
-  result["masked_lm_accuracy"] = result["mlm_accuracy"]
-  result["masked_lm_loss"] = result["mlm_loss"]
+  checkpoints = [None]  # the latest
+  if config.eval_all_checkpoints:
+    state = tf.train.get_checkpoint_state(config.output_dir)
+    checkpoints = list(state.all_model_checkpoint_paths) if state else []
+    if not checkpoints:
+      raise errors.UserError("--eval_all_checkpoints: %s holds no checkpoint" %
+                             config.output_dir)
+  history = []
+  for checkpoint in checkpoints:
+    result = estimator.evaluate(input_fn=input_fn, steps=config.max_eval_steps,
+                                checkpoint_path=checkpoint)
+    # Google's and HFL's names for the MLM metrics, which result parsers read.
+    result["masked_lm_accuracy"] = result["mlm_accuracy"]
+    result["masked_lm_loss"] = result["mlm_loss"]
+    history.append({key: value.item() if hasattr(value, "item") else value
+                    for key, value in result.items()})
   for task, why in off_tasks.items():
     result["%s_head" % task] = "off (%s)" % why
   output_eval_file = os.path.join(config.output_dir, "eval_results.txt")
   estimator_utils.write_results(output_eval_file, result)
+  if config.eval_all_checkpoints:
+    with tf.gfile.GFile(os.path.join(config.output_dir, "eval_history.jsonl"),
+                        "w") as writer:
+      for entry in history:
+        writer.write(json.dumps(entry, sort_keys=True) + "\n")
   tf.logging.info("***** Eval results (%s) *****", output_eval_file)
   for key in sorted(result):
     tf.logging.info("  %s = %s", key, result[key])

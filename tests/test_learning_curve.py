@@ -1,0 +1,78 @@
+"""The demo's measurements: the unigram baseline of masked-LM accuracy and the
+evaluation of every kept checkpoint (run_pretraining.py --eval_all_checkpoints)."""
+
+import collections
+import json
+
+import pytest
+
+import errors
+import estimator_utils
+import pretraining_data
+from test_run_pretraining import base_flags, data_dir, read_results, run_main  # noqa: F401
+
+
+def _example(masked_ids, weights):
+  count = len(masked_ids)
+  return {"input_ids": [101, 103, 102, 0], "input_mask": [1, 1, 1, 0],
+          "segment_ids": [0] * 4, "masked_lm_positions": list(range(1, count + 1)),
+          "masked_lm_ids": masked_ids, "masked_lm_weights": weights}
+
+
+def test_masked_token_counts_reads_weighted_positions_in_file_order(tmp_path):
+  first, second = str(tmp_path / "a.tfrecord"), str(tmp_path / "b.tfrecord")
+  # Padding positions (weight 0) carry id 0 and must not count.
+  estimator_utils.write_examples(first, [_example([5, 7, 0], [1.0, 1.0, 0.0]),
+                                         _example([7, 7, 9], [1.0, 1.0, 1.0])])
+  estimator_utils.write_examples(second, [_example([9, 0, 0], [1.0, 0.0, 0.0])])
+  counts = pretraining_data.masked_token_counts([first, second])
+  assert counts == collections.Counter({7: 3, 5: 1, 9: 2})
+  # Evaluation reads max_eval_steps * eval_batch_size records in file order.
+  assert pretraining_data.masked_token_counts([first, second], max_records=1) == (
+      collections.Counter({5: 1, 7: 1}))
+  assert pretraining_data.masked_token_counts([second, first], max_records=2) == (
+      collections.Counter({9: 1, 5: 1, 7: 1}))
+
+
+def test_unigram_baseline_predicts_the_most_frequent_training_target():
+  train = collections.Counter({8: 5, 3: 9, 4: 9})  # a tie: the smaller id wins
+  held_out = collections.Counter({3: 2, 4: 5, 8: 1})
+  baseline = pretraining_data.unigram_baseline(train, held_out)
+  assert baseline == {"token_id": 3, "accuracy": 0.25, "eval_positions": 8}
+  # A token never seen in the eval targets scores zero, not an error.
+  assert pretraining_data.unigram_baseline(
+      collections.Counter({11: 1}), held_out)["accuracy"] == 0.0
+  with pytest.raises(errors.UserError, match="masked positions"):
+    pretraining_data.unigram_baseline(collections.Counter(), held_out)
+
+
+def test_masked_token_counts_names_a_file_that_is_not_pretraining_data(tmp_path):
+  path = str(tmp_path / "other.tfrecord")
+  estimator_utils.write_examples(path, [{"input_ids": [1, 2]}])
+  with pytest.raises(errors.UserError, match="other.tfrecord.*masked_lm_ids"):
+    pretraining_data.masked_token_counts([path])
+
+
+def test_eval_all_checkpoints_writes_a_learning_curve(data_dir, tmp_path):  # noqa: F811
+  output_dir = tmp_path / "curve"
+  run_main(**base_flags(data_dir, output_dir, num_train_steps=30,
+                        save_checkpoints_steps=10, keep_checkpoint_max=10))
+  run_main(**base_flags(data_dir, output_dir, do_train=False, do_eval=True,
+                        eval_all_checkpoints=True))
+  with open(str(output_dir / "eval_history.jsonl")) as f:
+    history = [json.loads(line) for line in f]
+  steps = [entry["global_step"] for entry in history]
+  assert steps[-3:] == [10, 20, 30] and steps == sorted(steps)
+  for entry in history:
+    for key in ("mlm_accuracy", "mlm_loss", "pos_accuracy", "ner_loss"):
+      assert 0 <= entry[key] < 100, (key, entry)
+  # The curve moves, and eval_results.txt is its last point.
+  assert history[-1]["mlm_loss"] < history[0]["mlm_loss"]
+  results = read_results(str(output_dir / "eval_results.txt"))
+  assert results["global_step"] == "30"
+  assert float(results["mlm_loss"]) == pytest.approx(history[-1]["mlm_loss"], rel=1e-6)
+
+
+def test_eval_all_checkpoints_needs_do_eval(data_dir, tmp_path):  # noqa: F811
+  with pytest.raises(errors.UserError, match="--eval_all_checkpoints needs --do_eval"):
+    run_main(**base_flags(data_dir, tmp_path / "x", eval_all_checkpoints=True))
