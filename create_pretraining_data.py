@@ -6,8 +6,10 @@ Two stages (`--stage=annotate|build|all`), each sharded and resumable:
 1. annotate: raw text -> annotation cache (`--cache_dir`). The input is cut into
    shards of about `--shard_size_mb` at document boundaries; every shard is read,
    cleaned, split into sentences (corpus_reader.py), annotated
-   (`--annotator=jieba|ltp`, annotators.py) and stored as JSON lines, one
-   document a line (annotation_cache.py). This is the expensive step (LTP on
+   (`--annotator=jieba|ltp`, annotators.py; or `--annotator=preannotated`
+   with `--input_format=people_daily|ltp_jsonl`, whose annotation the input
+   carries: preannotated.py) and stored as JSON lines, one document a line
+   (annotation_cache.py). This is the expensive step (LTP on
    GPUs at corpus scale).
 2. build: cache -> TFRecords (`--output_dir`), one output shard per cache shard.
    Each document is tokenized once, then `--dupe_factor` times cut into
@@ -115,8 +117,9 @@ class Options(object):
     self.replacement_probs = tuple(float(p) for p in self.replacement_probs)
 
   def annotator_options(self):
+    # The input format: the preannotated annotator's tasks depend on it.
     return {"ltp_model": self.ltp_model, "ltp_batch_size": self.ltp_batch_size,
-            "ltp_device": self.ltp_device or None}
+            "ltp_device": self.ltp_device or None, "input_format": self.input_format}
 
   def output_files(self):
     """Google's --output_file: the comma-separated list of files to fill."""
@@ -326,7 +329,10 @@ def define_flags(flag_values=None):
   flags.DEFINE_enum("input_format", d["input_format"], list(corpus_reader.INPUT_FORMATS),
                     "sentence_per_line: BERT's (blank line between documents); "
                     "doc_per_line: a document a line; wikiextractor: <doc> "
-                    "blocks, a paragraph a line.", flag_values=fv)
+                    "blocks, a paragraph a line; with annotations (for "
+                    "--annotator=preannotated): people_daily (PKU word/TAG), "
+                    "ltp_jsonl (LTP's pipeline output, a sentence a line).",
+                    flag_values=fv)
   flags.DEFINE_string("cache_dir", d["cache_dir"],
                       "Annotation cache directory (default for --stage=all: "
                       "<output_dir>/.annotations).", flag_values=fv)
@@ -370,7 +376,9 @@ def define_flags(flag_values=None):
                     "Probabilities that a masked token becomes [MASK], a random "
                     "token, or stays (sum 1).", flag_values=fv)
   flags.DEFINE_string("annotator", d["annotator"],
-                      "jieba (offline, POS+NER), ltp (POS+NER+DEP), or a "
+                      "jieba (offline, POS+NER), ltp (POS+NER+DEP), "
+                      "preannotated (the input's own: people_daily POS+NER, "
+                      "ltp_jsonl POS+NER+DEP), or a "
                       "package.module.Class implementing annotators.Annotator.",
                       flag_values=fv)
   flags.DEFINE_string("ltp_model", d["ltp_model"],

@@ -88,7 +88,10 @@ def prepare_cache(options):
   try:
     description = annotators.annotator_class(options.annotator).describe(
         options.annotator_options())
-    splitter_name, _ = annotators.make_sentence_splitter(options.sentence_splitter)
+    if options.input_format in corpus_reader.FORMAT_SPLITTING:
+      splitter_name = corpus_reader.FORMAT_SPLITTING[options.input_format]
+    else:
+      splitter_name, _ = annotators.make_sentence_splitter(options.sentence_splitter)
   except annotators.AnnotatorError as e:
     raise DataError(str(e))
   identity = _manifest_identity(options, files, description, splitter_name)
@@ -269,9 +272,13 @@ def annotate_shard(worker, job):
   path, start, end, first_line = job["input"]
   if start == end == 0:
     stats.add("empty_input_files", example=path)
-  lines = corpus_reader.read_shard_lines(path, start, end, first_line, stats)
-  documents = corpus_reader.iter_documents(lines, job["input_format"],
-                                           worker.splitter(), stats, path)
+  input_format = job["input_format"]
+  # Pre-annotated formats split their own sentences and clean word by word.
+  own_sentences = input_format in corpus_reader.FORMAT_SPLITTING
+  lines = corpus_reader.read_shard_lines(path, start, end, first_line, stats,
+                                         clean=not own_sentences)
+  documents = corpus_reader.iter_documents(
+      lines, input_format, None if own_sentences else worker.splitter(), stats, path)
   annotator = worker.annotator()
   share = job["annotate_share"]
 

