@@ -227,12 +227,12 @@ def masked_token_counts(input_files, max_records=None):
         return counts
       records += 1
       features = example_pb2.Example.FromString(body).features.feature
-      try:
-        ids = features["masked_lm_ids"].int64_list.value
-        weights = features["masked_lm_weights"].float_list.value
-      except KeyError as e:
-        raise DatasetError("%s: a record without the %s feature; not pretraining "
-                           "data" % (path, e))
+      for name in ("masked_lm_ids", "masked_lm_weights"):
+        if name not in features:  # a missing map key would read as empty
+          raise DatasetError("%s: a record without the %s feature; not pretraining "
+                             "data" % (path, name))
+      ids = features["masked_lm_ids"].int64_list.value
+      weights = features["masked_lm_weights"].float_list.value
       counts.update(i for i, w in zip(ids, weights) if w > 0)
   return counts
 

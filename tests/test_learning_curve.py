@@ -76,3 +76,15 @@ def test_eval_all_checkpoints_writes_a_learning_curve(data_dir, tmp_path):  # no
 def test_eval_all_checkpoints_needs_do_eval(data_dir, tmp_path):  # noqa: F811
   with pytest.raises(errors.UserError, match="--eval_all_checkpoints needs --do_eval"):
     run_main(**base_flags(data_dir, tmp_path / "x", eval_all_checkpoints=True))
+
+
+def test_eval_counts_whole_batches_and_refuses_fewer_records_than_a_batch(
+    data_dir, tmp_path):  # noqa: F811
+  output_dir = tmp_path / "small"
+  run_main(**base_flags(data_dir, output_dir, num_train_steps=2, do_eval=True,
+                        max_eval_steps=100))
+  # 64 records in batches of 8: 8 whole batches, not the 100 asked for.
+  assert read_results(str(output_dir / "eval_results.txt"))["eval_examples"] == "64"
+  with pytest.raises(errors.UserError, match="64 records, fewer than --eval_batch_size 100"):
+    run_main(**base_flags(data_dir, output_dir, do_train=False, do_eval=True,
+                          eval_batch_size=100))
