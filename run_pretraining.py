@@ -172,7 +172,8 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
     losses, per_position, log_probs = {}, {}, {}
     for head in ("mlm",) + active_tasks:
       losses[head], per_position[head], log_probs[head] = (
-          modeling.masked_cross_entropy(logits[head], label_ids[head], weights))
+          modeling.masked_cross_entropy(logits[head], label_ids[head], weights,
+                                        gather_labels=False if use_tpu else None))
     global_step = tf.train.get_or_create_global_step()
     lambdas = modeling.lip_weights(global_step,
                                    {t: lip_end_steps[t] for t in active_tasks})

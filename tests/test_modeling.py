@@ -528,3 +528,24 @@ def test_agrees_with_transformers_bert_for_masked_lm():
   np.testing.assert_allclose(mlm[real], expected_mlm[real], atol=1e-4)
   # padding positions too (both compute them with the same masked attention)
   np.testing.assert_allclose(sequence, expected_sequence, atol=1e-4)
+
+
+def test_masked_cross_entropy_gather_and_one_hot_agree():
+  """The gather (TF 1.x's default) and the one-hot product: the same loss and gradient."""
+  rng = np.random.RandomState(3)
+  logits = rng.randn(12, 500).astype(np.float32) * 4
+  labels = rng.randint(0, 500, (3, 4))
+  weights = (rng.rand(3, 4) > 0.3).astype(np.float32)
+  with tf.Graph().as_default(), tf.Session() as sess:
+    logits_t = tf.constant(logits)
+    outputs = []
+    for gather in (True, False):
+      loss, per_position, log_probs = modeling.masked_cross_entropy(
+          logits_t, tf.constant(labels), tf.constant(weights), gather_labels=gather)
+      outputs.append(sess.run([loss, per_position, log_probs,
+                               tf.gradients(loss, logits_t)[0]]))
+  for first, second in zip(*outputs):
+    np.testing.assert_allclose(first, second, rtol=1e-6, atol=1e-9)
+  log_probs = logits - np.log(np.exp(logits.astype(np.float64)).sum(-1, keepdims=True))
+  np.testing.assert_allclose(outputs[0][1], -log_probs[np.arange(12), labels.reshape(-1)],
+                             rtol=1e-5)

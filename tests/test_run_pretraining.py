@@ -594,3 +594,21 @@ def test_summaries_every_save_summary_steps_and_the_same_losses(data_dir, tmp_pa
   final = [tf.train.load_variable(tf.train.latest_checkpoint(str(d)), "cls/predictions/output_bias")
            for d in (every_step, every_fifth)]
   np.testing.assert_allclose(final[0], final[1], rtol=1e-6)
+
+
+def test_label_gather_and_one_hot_train_to_the_same_losses(data_dir, tmp_path, monkeypatch):
+  """Picking the labels' log-probabilities by gather (TF 1.x) changes no training step."""
+  runs = {}
+  for gather in (True, False):
+    monkeypatch.setattr(modeling, "GATHER_LABELS", gather)
+    runs[gather] = tmp_path / ("gather" if gather else "one_hot")
+    run_main(**base_flags(data_dir, runs[gather], num_train_steps=10, seed=7))
+  gathered, one_hot = read_scalars(str(runs[True])), read_scalars(str(runs[False]))
+  for tag in ("loss/total", "loss/mlm", "loss/pos", "loss/ner"):
+    assert sorted(gathered[tag]) == list(range(10))
+    for step, value in gathered[tag].items():
+      assert value == pytest.approx(one_hot[tag][step], rel=1e-5), (tag, step)
+  for name in ("cls/predictions/output_bias", "bert/embeddings/word_embeddings"):
+    final = [tf.train.load_variable(tf.train.latest_checkpoint(str(d)), name)
+             for d in runs.values()]
+    np.testing.assert_allclose(final[0], final[1], rtol=1e-5, atol=1e-7)
