@@ -481,6 +481,12 @@ def create_attention_mask_from_input_mask(from_tensor, to_mask):
       to_mask, [_dim(from_tensor, 0), _dim(from_tensor, 1), _dim(to_mask, 2)])
 
 
+# The fused query/key/value matmul pays off on TF 2.x; on TF 1.15 its concat and
+# split (and their gradients) cost more than they save: 0.39 s of a 3.8 s
+# small-config step on one CPU core (bench/profile_step.py).  Same math either way.
+_FUSE_QKV = not tf.__version__.startswith("1.")
+
+
 def _split_heads(tensor_2d, batch_size, seq_length, num_heads, head_size):
   """[B*S, N*D] -> [B, N, S, D]."""
   tensor = tf.reshape(tensor_2d, [batch_size, seq_length, num_heads, head_size])
@@ -503,10 +509,10 @@ def attention_layer(from_tensor,
                     to_seq_length=None):
   """Multi-head scaled dot-product attention from `from_tensor` to `to_tensor`.
 
-  Variables: query/, key/, value/ {kernel, bias}.  When the query and the
-  key/value inputs are the same tensor (self-attention) the three projections
-  run as one [W, 3·N·D] matmul, which is markedly faster on CPUs; the variables
-  stay separate so checkpoints keep BERT's names.
+  Variables: query/, key/, value/ {kernel, bias}.  On TF 2.x, when the query
+  and the key/value inputs are the same tensor (self-attention) the three
+  projections run as one [W, 3·N·D] matmul, which is markedly faster on CPUs;
+  the variables stay separate so checkpoints keep BERT's names.
 
   Returns [B*F, N*D] if do_return_2d_tensor else [B, F, N*D].
   """
@@ -532,7 +538,7 @@ def attention_layer(from_tensor,
       biases.append(tf.get_variable("bias", [projected],
                                     initializer=tf.zeros_initializer()))
 
-  if from_tensor is to_tensor:
+  if from_tensor is to_tensor and _FUSE_QKV:
     fused = tf.matmul(from_2d, tf.concat(kernels, axis=1))  # [B*F, 3*N*D]
     fused = tf.nn.bias_add(fused, tf.concat(biases, axis=0))
     # Explicit sizes: given a count, TF 1.15's split leaves a dangling Const.

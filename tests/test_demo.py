@@ -21,7 +21,7 @@ def test_demo_pipeline_tiny(tmp_path):
   # Every step is shown as the command it is.
   for command in ("scripts/prepare_demo_data.py", "create_pretraining_data.py",
                   "scripts/score_annotator.py", "run_pretraining.py",
-                  "run_pretraining.py --do_predict", "run_classifier.py",
+                  "run_pretraining.py --do_predict", "run_classifier.py", "run_ner.py",
                   "scripts/demo_report.py eval", "scripts/demo_report.py plot"):
     assert "+ %s %s" % (sys.executable, command) in log, command
   assert "=== [8/8] Summary" in log
@@ -56,10 +56,13 @@ def test_demo_pipeline_tiny(tmp_path):
   assert (out / "predictions_words.jsonl").stat().st_size > 0
 
   # Every fine-tuning run scored the held-out test split; the summary has them all.
-  for name in ("finetune_pretrained", "finetune_random"):
+  for init in ("pretrained", "random"):
     for seed in (1, 2):
-      results = (out / name / ("seed_%d" % seed) / "predict_results.txt").read_text()
+      results = (out / ("sentiment_" + init) / ("seed_%d" % seed) /
+                 "predict_results.txt").read_text()
       assert "split = test" in results and "accuracy = " in results
+      results = (out / ("ner_" + init) / ("seed_%d" % seed) / "eval_results.txt").read_text()
+      assert "f1 = " in results
   assert "demo LERT checkpoint" in log and "random initialisation" in log
   assert "Wall time:" in log
   summary = json.loads((out / "summary.json").read_text())
@@ -68,7 +71,8 @@ def test_demo_pipeline_tiny(tmp_path):
   assert set(summary["heads"]) == {"mlm", "pos", "ner"}
   for head in summary["heads"].values():
     assert 0 <= head["accuracy"] <= 1 and head["loss"] > 0
-  for init in ("pretrained", "random"):
-    values = summary["sentiment_test_accuracy"][init]
-    assert len(values) == 2 and all(0 <= v <= 1 for v in values), values
+  for key in ("sentiment_test_accuracy", "ner_test_f1"):
+    for init in ("pretrained", "random"):
+      values = summary[key][init]
+      assert len(values) == 2 and all(0 <= v <= 1 for v in values), (key, values)
   assert summary["wall_seconds"] > 0 and summary["plot"] == str(png)
