@@ -549,3 +549,27 @@ def test_masked_cross_entropy_gather_and_one_hot_agree():
   log_probs = logits - np.log(np.exp(logits.astype(np.float64)).sum(-1, keepdims=True))
   np.testing.assert_allclose(outputs[0][1], -log_probs[np.arange(12), labels.reshape(-1)],
                              rtol=1e-5)
+
+
+def test_fused_and_separate_qkv_projections_agree(monkeypatch):
+  """TF 2.x fuses the self-attention projections, TF 1.x does not: same math,
+  same variables, both paths checked in every environment."""
+  rng = np.random.RandomState(3)
+  inputs = rng.randn(2, 5, 16).astype(np.float32)
+  values = {}
+  for fuse in (True, False):
+    monkeypatch.setattr(modeling, "_FUSE_QKV", fuse)
+    with tf.Graph().as_default():
+      tf.set_random_seed(1)
+      tensor = tf.constant(inputs)
+      output = modeling.attention_layer(tensor, tensor, num_attention_heads=2,
+                                        size_per_head=8)
+      grads = tf.gradients(tf.reduce_sum(output ** 2), tf.trainable_variables())
+      names = sorted(v.op.name for v in tf.trainable_variables())
+      with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        values[fuse] = sess.run([output] + grads)
+      assert names == ["key/bias", "key/kernel", "query/bias", "query/kernel",
+                       "value/bias", "value/kernel"]
+  for a, b in zip(values[True], values[False]):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
