@@ -88,6 +88,25 @@ def run(config, data_file, seq_length, predictions, batch_size, steps, warmup_st
   return batch_size / np.median(timer.times)
 
 
+def training_flops_per_example(config, seq_length, predictions, tasks):
+  """Model FLOPs of one training example: 3x the forward pass's matmul FLOPs
+  (backward is twice the forward), counting 2 per multiply-add.
+
+  Forward: per layer the Q/K/V/output projections (4·S·H²) and the FFN (2·S·H·I),
+  attention scores and context (2·S²·H); the MLM transform and output layer at the
+  masked positions (P·(H² + H·V)) and each linguistic head's (P·H·labels).
+  Embedding look-ups, softmax, layer norm and GELU are not counted (the usual
+  MFU convention).
+  """
+  hidden, inter = config.hidden_size, config.intermediate_size
+  per_layer = (4 * seq_length * hidden * hidden + 2 * seq_length * hidden * inter +
+               2 * seq_length * seq_length * hidden)
+  heads = predictions * (hidden * hidden + hidden * config.vocab_size)
+  heads += sum(predictions * hidden * linguistics.num_labels(t) for t in tasks)
+  forward_macs = config.num_hidden_layers * per_layer + heads
+  return 3 * 2 * forward_macs
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--config", default="configs/lert_config_small.json")
@@ -101,6 +120,9 @@ def main():
                       help="all: MLM+POS+NER+DEP; mlm: linguistic heads off")
   parser.add_argument("--amp", choices=["off", "on", "both"], default="off",
                       help="mixed precision (bfloat16 on CPUs, TF 2.9+; float16 on GPUs)")
+  parser.add_argument("--peak_tflops", type=float, default=0.0,
+                      help="the device's peak TFLOP/s for the precision measured (e.g. "
+                      "an H100/H200 SXM: 67 fp32, 989 dense fp16/bf16); prints MFU")
   args = parser.parse_args()
   tf.logging.set_verbosity(tf.logging.ERROR)
 
@@ -116,15 +138,21 @@ def main():
       tf.__version__, sys.version.split()[0], os.cpu_count(), args.config,
       args.seq_length, args.batch_size, args.steps))
   amp_settings = {"off": [False], "on": [True], "both": [False, True]}[args.amp]
-  print("%-18s %-5s %-5s %12s" % ("heads", "xla", "amp", "examples/s"))
+  print("%-18s %-5s %-5s %12s %12s %7s" % ("heads", "xla", "amp", "examples/s",
+                                           "model TFLOP/s", "MFU"))
   for tasks in head_settings:
     for use_amp in amp_settings:
       for use_xla in xla_settings:
         label = "MLM+POS+NER+DEP" if tasks else "MLM only"
         try:
-          rate = "%12.2f" % run(config, data_file, args.seq_length,
-                                args.max_predictions, args.batch_size, args.steps,
-                                args.warmup_steps, use_xla, use_amp, tasks, work_dir)
+          examples = run(config, data_file, args.seq_length, args.max_predictions,
+                         args.batch_size, args.steps, args.warmup_steps, use_xla,
+                         use_amp, tasks, work_dir)
+          tflops = examples * training_flops_per_example(
+              config, args.seq_length, args.max_predictions, tasks) / 1e12
+          rate = "%12.2f %12.2f %7s" % (
+              examples, tflops,
+              "%.1f%%" % (100 * tflops / args.peak_tflops) if args.peak_tflops else "-")
         except ValueError as e:  # e.g. CPU mixed precision on TF 1.15
           rate = "  n/a (%s)" % e
         print("%-18s %-5s %-5s %s" % (label, "on" if use_xla else "off",
