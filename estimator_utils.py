@@ -531,6 +531,23 @@ class ExamplesPerSecondHook(tf.train.SessionRunHook):
 # --- Results files ---------------------------------------------------------------------
 
 
+def read_scalar_summaries(directory):
+  """{tag: {step: value}} of the scalar summaries in the event files directly in
+  `directory` (tf.summary v1 `simple_value` and v2 tensor scalars alike)."""
+  scalars = {}
+  for path in sorted(tf.gfile.Glob(os.path.join(directory, "events.out.tfevents*"))):
+    for event in tf.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.HasField("simple_value"):
+          number = value.simple_value
+        elif value.HasField("tensor"):
+          number = float(tf.make_ndarray(value.tensor))
+        else:
+          continue
+        scalars.setdefault(value.tag, {})[event.step] = number
+  return scalars
+
+
 def write_results(path, results, header=None):
   """Writes `key = value` lines (sorted), as BERT's eval_results.txt."""
   with tf.gfile.GFile(path, "w") as writer:

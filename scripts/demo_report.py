@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import errors  # noqa: E402
 import linguistics  # noqa: E402
 import pretraining_data  # noqa: E402
+import tokenization  # noqa: E402
 
 HEADS = ("mlm",) + linguistics.TASKS
 BASELINE_FILE = "unigram_baseline.json"
@@ -77,13 +78,10 @@ def compute_baseline(pretrain_dir, train_records, eval_records):
 
 
 def _token(token_id):
-  vocab = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                       "vocab.txt")
-  with io.open(vocab, encoding="utf-8") as reader:
-    for index, line in enumerate(reader):
-      if index == token_id:
-        return line.strip()
-  return "[id %d]" % token_id
+  vocab = tokenization.load_vocab(os.path.join(
+      os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "vocab.txt"))
+  return next((token for token, index in vocab.items() if index == token_id),
+              "[id %d]" % token_id)
 
 
 def eval_table(pretrain_dir):
@@ -129,19 +127,9 @@ def prediction_table(paths):
 
 def training_scalars(pretrain_dir):
   """{tag: [(step, value)]} of the training summaries (loss/*, lambda/*)."""
-  import tensorflow.compat.v1 as tf
-  scalars = {}
-  for path in sorted(glob.glob(os.path.join(pretrain_dir, "events.out.tfevents*"))):
-    for event in tf.train.summary_iterator(path):
-      for value in event.summary.value:
-        if value.HasField("simple_value"):
-          number = value.simple_value
-        elif value.HasField("tensor"):
-          number = float(tf.make_ndarray(value.tensor))
-        else:
-          continue
-        scalars.setdefault(value.tag, {})[event.step] = number
-  return {tag: sorted(points.items()) for tag, points in scalars.items()}
+  import estimator_utils  # TensorFlow: only the plot needs it
+  return {tag: sorted(points.items()) for tag, points in
+          estimator_utils.read_scalar_summaries(pretrain_dir).items()}
 
 
 def eval_history(pretrain_dir):

@@ -14,7 +14,6 @@ from absl import flags
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
-from tensorflow.core.util import event_pb2
 
 import create_pretraining_data
 import errors
@@ -94,19 +93,7 @@ def run_main(**overrides):
 
 def read_scalars(output_dir):
   """{tag: {step: value}} from every event file directly in output_dir."""
-  scalars = {}
-  for path in glob.glob(os.path.join(output_dir, "events.out.tfevents*")):
-    for record in tf.io.tf_record_iterator(path):
-      event = event_pb2.Event.FromString(record)
-      for value in event.summary.value:
-        if value.HasField("simple_value"):
-          number = value.simple_value
-        elif value.HasField("tensor"):
-          number = float(tf.make_ndarray(value.tensor))
-        else:
-          continue
-        scalars.setdefault(value.tag, {})[event.step] = number
-  return scalars
+  return estimator_utils.read_scalar_summaries(output_dir)
 
 
 def read_results(path):
