@@ -45,6 +45,18 @@ def supported_distributions():
 # --- Run configuration -----------------------------------------------------------
 
 
+# oneDNN's bfloat16 rewrite also moves element-wise ops to bfloat16, where
+# TensorFlow's CPU kernels have no vector path and grappler's fusion of unary
+# chains does not apply: the GELU, layer norms and softmax ran slower than in
+# float32 plus the casts.  Only the matmuls (with their bias) gain, so these
+# stay float32.  An environment variable the user set wins.
+_AMP_CPU_LISTS_REMOVE = {
+    "INFERLIST": ("Add", "AddN", "AddV2", "Erf", "Erfc", "Log", "LogSoftmax", "Mean", "Mul",
+                  "RealDiv", "Reciprocal", "Rsqrt", "Sigmoid", "Softmax", "Sqrt", "Square",
+                  "SquaredDifference", "Sub", "Sum", "Tanh"),
+}
+
+
 def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0,
                    use_amp=False):
   """ConfigProto for training: XLA, CPU thread pools, CPU mixed precision.
@@ -65,6 +77,10 @@ def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0,
                           inter_op_parallelism_threads=inter_op_threads,
                           intra_op_parallelism_threads=intra_op_threads)
   if use_amp and settings.cpu_only():
+    for name, ops in _AMP_CPU_LISTS_REMOVE.items():
+      # Read by grappler when a session's graph is optimised: set before it.
+      os.environ.setdefault("TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_%s_REMOVE" % name,
+                            ",".join(ops))
     rewrite_options = config.graph_options.rewrite_options
     rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
         type(rewrite_options).ON)

@@ -573,3 +573,24 @@ def test_fused_and_separate_qkv_projections_agree(monkeypatch):
                        "value/bias", "value/kernel"]
   for a, b in zip(values[True], values[False]):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_rate_and_scale_on_both_halves_of_each_random_word():
+  """16 random bits per unit: the rounded rate at even and odd positions alike
+  (each 32-bit word serves two), kept units scaled so the mean is kept, and the
+  gradient passes only through kept units."""
+  with tf.Graph().as_default(), tf.Session() as sess:
+    tf.set_random_seed(5)
+    inputs = tf.ones([999, 1001])  # odd count: the last word is half used
+    outputs = modeling.dropout(inputs, 0.1)
+    values, grad = sess.run([outputs, tf.gradients(tf.reduce_sum(outputs), inputs)[0]])
+  dropped = values.reshape(-1) == 0
+  sigma = math.sqrt(0.1 * 0.9 / (dropped.size / 2))
+  for half in (dropped[0::2], dropped[1::2]):
+    assert abs(half.mean() - 6554 / 65536.0) < 5 * sigma
+  scale = 65536 / (65536 - 6554.0)
+  np.testing.assert_allclose(values.reshape(-1)[~dropped], scale, rtol=1e-6)
+  np.testing.assert_allclose(grad, values, rtol=1e-6)
+  assert modeling.dropout(inputs, 0.0) is inputs
+  with pytest.raises(ValueError):
+    modeling.dropout(inputs, 1.0)
