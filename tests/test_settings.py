@@ -2,6 +2,7 @@
 """settings.py: the runtime flags every script shares, defined and checked once."""
 
 import collections
+import os
 
 from absl import flags
 import pytest
@@ -96,3 +97,29 @@ def test_checkpoint_stops_and_training_steps():
   config = finetuning.FinetuneConfig(finetuning.SPAN, num_train_steps=7)
   assert finetuning.training_steps(config, train) == (7, 0)
   assert config.max_seq_length == 512 and config.runtime.keep_checkpoint_max == 3
+
+
+def test_cpu_amp_keeps_element_wise_ops_float32_unless_the_user_chose(monkeypatch):
+  """--use_amp on a CPU: oneDNN's bfloat16 rewrite is on, and its infer list
+  loses the element-wise ops (they are slower in bfloat16 there); a list the
+  user set in the environment is left alone."""
+  import estimator_utils  # pylint: disable=g-import-not-at-top
+  import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  fields = tf.ConfigProto().graph_options.rewrite_options.DESCRIPTOR.fields_by_name
+  if "auto_mixed_precision_onednn_bfloat16" not in fields:
+    pytest.skip("no oneDNN bfloat16 rewrite in this TF (settings refuses CPU --use_amp)")
+  variable = "TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_INFERLIST_REMOVE"
+  monkeypatch.setattr(settings, "cpu_only", lambda: True)
+  monkeypatch.delenv(variable, raising=False)
+  config = estimator_utils.session_config(use_amp=True)
+  options = config.graph_options.rewrite_options
+  assert options.auto_mixed_precision_onednn_bfloat16 == type(options).ON
+  removed = os.environ[variable].split(",")
+  assert {"Erf", "Mul", "Softmax", "AddV2"} <= set(removed)
+  assert "MatMul" not in removed and "BiasAdd" not in removed
+  monkeypatch.setenv(variable, "Erf")
+  estimator_utils.session_config(use_amp=True)
+  assert os.environ[variable] == "Erf"
+  monkeypatch.delenv(variable)
+  estimator_utils.session_config(use_amp=False)
+  assert variable not in os.environ
