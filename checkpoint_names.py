@@ -184,6 +184,38 @@ def hf_name_to_tf(hf_name, heads=False):
   return None
 
 
+# Second-moment slots: optimization.py's (AdamWeightDecay and LAMB both keep
+# <var>/adam_v) and tf.train.AdamOptimizer's (<var>/Adam_1).
+_SECOND_MOMENT_SUFFIXES = ("/adam_v", "/Adam_1")
+
+
+def untrained_heads(names, load):
+  """Tasks whose linguistic head a training checkpoint holds but never updated.
+
+  Pretraining saves every head, but a head whose data carried no labels (DEP
+  from jieba, say) gets no gradient: in a checkpoint with optimizer slots its
+  kernel has no second-moment slot, or an all-zero one. Its weights are the
+  random initialisation. A checkpoint without slots (a release) tells nothing,
+  so its heads count as trained.
+
+  Args:
+    names: the checkpoint's variable names.
+    load: name -> numpy array, for the slots that must be read.
+  """
+  names = set(names)
+  suffixes = [suffix for suffix in _SECOND_MOMENT_SUFFIXES
+              if any(name.endswith(suffix) for name in names)]
+  if not suffixes:
+    return []
+  untrained = []
+  for task in linguistics.TASKS:
+    kernel = heads_variable(task, "kernel")
+    if kernel in names and not any(np.any(load(kernel + suffix)) for suffix in suffixes
+                                   if kernel + suffix in names):
+      untrained.append(task)
+  return untrained
+
+
 def variable_group(tf_name):
   """ENCODER, MLM, HEADS, NSP, TRAINING_STATE or UNKNOWN for a TF variable name."""
   if is_training_state(tf_name):

@@ -11,9 +11,10 @@ The directory gets:
   config.json, vocab.txt, tokenizer_config.json, special_tokens_map.json
   model.safetensors        encoder + pooler + MLM head: loads into
                            transformers' BertForMaskedLM / BertModel / Bert*
-  lert_heads.safetensors   the POS/NER/DEP heads (absent when the checkpoint
-  lert_heads_config.json   has none), with their label inventories;
-                           lert_heads_torch.py loads and applies them.
+  lert_heads.safetensors   the POS/NER/DEP heads, with their label inventories;
+  lert_heads_config.json   lert_heads_torch.py loads and applies them. A head
+                           a training checkpoint never updated (its data
+                           labelled no such tags) is left out and reported.
 
 Needs TensorFlow and numpy only (no torch): safetensors files are written by
 checkpoint_names.  Optimizer slots, the global step and Google's NSP head are
@@ -129,6 +130,17 @@ def convert(checkpoint, output_dir, config_file=None, vocab_file=None,
 
   tf_vars = inspect_checkpoint.read_checkpoint(prefix)
   conversion = checkpoint_names.tf_to_hf(tf_vars)
+  # A head that was never trained holds its random initialisation: exporting it
+  # would hand out random tags as LERT's.
+  untrained = checkpoint_names.untrained_heads(tf_vars, tf_vars.__getitem__)
+  skipped = list(conversion.skipped)
+  for task in untrained:
+    for leaf, hf_leaf in (("kernel", "weight"), ("bias", "bias")):
+      if conversion.heads.pop("%s.%s" % (task, hf_leaf), None) is not None:
+        skipped.append((checkpoint_names.heads_variable(task, leaf),
+                        "the %s head was never trained (its optimizer slot is absent "
+                        "or zero: the data labelled no %s); not exported"
+                        % (task.upper(), task.upper())))
   heads = [task for task in linguistics.TASKS
            if "%s.weight" % task in conversion.heads]
   for task in linguistics.TASKS:
@@ -170,11 +182,12 @@ def convert(checkpoint, output_dir, config_file=None, vocab_file=None,
     if mapping is None or checkpoint_names.is_training_state(name):
       continue
     if mapping.group == checkpoint_names.HEADS:
+      if mapping.name not in conversion.heads:
+        continue  # never trained, reported as skipped
       converted.append((name, "%s:%s" % (checkpoint_names.HEADS_FILE, mapping.name)))
     elif mapping.group != checkpoint_names.NSP:
       converted.append((name, mapping.name))
-  return checkpoint_names.ConversionReport(prefix, converted, heads, missing,
-                                          conversion.skipped)
+  return checkpoint_names.ConversionReport(prefix, converted, heads, missing, skipped)
 
 
 def _bool(text):

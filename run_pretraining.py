@@ -582,18 +582,13 @@ def prediction_heads(checkpoint, output_dir):
   if missing:
     raise errors.UserError("%s has no %s: its predictions would come from random "
                            "weights" % (checkpoint, ", ".join(missing)))
-  # A head the data did not label is saved with every checkpoint but never gets a
-  # gradient: in a training checkpoint (it has Adam slots) such a head has no slot,
-  # or an all-zero one. Released checkpoints carry no slots; their heads were trained.
-  training_checkpoint = any(name.endswith("/adam_v") for name in names)
+  untrained = checkpoint_names.untrained_heads(
+      names, lambda name: tf.train.load_variable(checkpoint, name))
   heads = []
   for task in linguistics.TASKS:
-    kernel = checkpoint_names.heads_variable(task, "kernel")
-    if kernel not in names:
+    if checkpoint_names.heads_variable(task, "kernel") not in names:
       continue
-    moment = kernel + "/adam_v"
-    if training_checkpoint and (moment not in names or
-                                not tf.train.load_variable(checkpoint, moment).any()):
+    if task in untrained:
       tf.logging.warning("The %s head of %s was never trained (its data did not "
                          "label %s): no %s tags are written", task.upper(), checkpoint,
                          task.upper(), task.upper())

@@ -60,10 +60,11 @@ def build_lert(config_dict, input_ids, input_mask=None, segment_ids=None):
 
 
 def write_random_checkpoint(prefix, config_dict=None, seed=0, with_heads=True,
-                            extra=()):
+                            extra=(), zeros=()):
   """A LERT checkpoint with random values everywhere (biases and LayerNorms too).
 
-  `extra` adds NSP / optimizer-state entries by name.  Returns {name: value}.
+  `extra` adds NSP / optimizer-state entries by name; the variables named in
+  `zeros` are all zero.  Returns {name: value}.
   """
   config_dict = config_dict or TINY
   rng = np.random.RandomState(seed)
@@ -88,6 +89,8 @@ def write_random_checkpoint(prefix, config_dict=None, seed=0, with_heads=True,
         name, shape = var.op.name, var.shape.as_list()
         if name == "global_step":
           value = np.array(1234, np.int64)
+        elif name in zeros:
+          value = np.zeros(shape)
         elif name.endswith("gamma"):
           value = 1.0 + 0.1 * rng.randn(*shape)
         else:
@@ -366,12 +369,50 @@ def test_nsp_and_training_state_are_reported(tmp_path):
   report = convert_lert_to_hf.convert(prefix, str(tmp_path / "hf"),
                                       config_file=config, vocab_file=VOCAB)
   skipped = dict(report.skipped)
-  assert sorted(skipped) == sorted(NSP_AND_STATE)
+  # The checkpoint has optimizer slots, and only the POS head has one of its own:
+  # the NER and DEP heads were never trained.
+  never_trained = [checkpoint_names.heads_variable(task, leaf)
+                   for task in ("ner", "dep") for leaf in ("kernel", "bias")]
+  assert sorted(skipped) == sorted(NSP_AND_STATE + tuple(never_trained))
   assert "next-sentence head" in skipped["cls/seq_relationship/output_weights"]
   assert "training state" in skipped["global_step"]
-  assert len(report.converted) == len(values) - len(NSP_AND_STATE)
+  assert "the DEP head was never trained" in skipped[never_trained[2]]
+  assert report.heads == ["pos"]
+  assert len(report.converted) == len(values) - len(NSP_AND_STATE) - len(never_trained)
   weights = checkpoint_names.load_safetensors(str(tmp_path / "hf" / "model.safetensors"))
   assert not any(k.startswith("cls.seq_relationship") for k in weights)
+
+
+def test_heads_a_training_checkpoint_never_updated_are_not_exported(tmp_path):
+  config = write_config(tmp_path / "bert_config.json")
+  slots = tuple(checkpoint_names.heads_variable(task, "kernel") + "/adam_v"
+                for task in linguistics.TASKS)
+  dep_slot = checkpoint_names.heads_variable("dep", "kernel") + "/adam_v"
+  training = str(tmp_path / "train" / "model.ckpt-1234")
+  values = write_random_checkpoint(training, extra=slots, zeros=(dep_slot,))
+  report = convert_lert_to_hf.convert(training, str(tmp_path / "hf"),
+                                      config_file=config, vocab_file=VOCAB)
+  assert report.heads == ["pos", "ner"]
+  assert "the DEP head was never trained" in dict(report.skipped)[
+      checkpoint_names.heads_variable("dep", "bias")]
+  heads = checkpoint_names.load_safetensors(
+      str(tmp_path / "hf" / checkpoint_names.HEADS_FILE))
+  assert sorted(heads) == ["ner.bias", "ner.weight", "pos.bias", "pos.weight"]
+  np.testing.assert_array_equal(
+      heads["ner.weight"], values[checkpoint_names.heads_variable("ner", "kernel")].T)
+  heads_config = checkpoint_names.read_json(
+      str(tmp_path / "hf" / checkpoint_names.HEADS_CONFIG_FILE))
+  assert heads_config["tasks"] == ["pos", "ner"] and list(heads_config["labels"]) == [
+      "pos", "ner"]
+  assert "linguistic heads converted: pos, ner" in checkpoint_names.format_report(report)
+
+  # Without optimizer slots (a released checkpoint) nothing says a head is
+  # untrained: every head is exported.
+  release = str(tmp_path / "release" / "bert_model.ckpt")
+  write_random_checkpoint(release)
+  report = convert_lert_to_hf.convert(release, str(tmp_path / "hf_release"),
+                                      config_file=config, vocab_file=VOCAB)
+  assert report.heads == list(linguistics.TASKS)
 
 
 def test_shape_mismatch_names_the_variable(lert, tmp_path):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+import convert_lert_to_hf
 import create_pretraining_data
 import errors
 import estimator_utils
@@ -329,6 +330,14 @@ def test_predict_masked_sentences_and_each_word(data_dir, tmp_path):
     # (it would come from random weights).
     assert "dep" not in mask
   assert len(records[1]["masks"]) == 1
+
+  # The Hugging Face export leaves that head out too, and says why.
+  report = convert_lert_to_hf.convert(str(output_dir), str(tmp_path / "hf"),
+                                      config_file=str(data_dir / "config.json"),
+                                      vocab_file=os.path.join(REPO_ROOT, "vocab.txt"))
+  assert report.heads == ["pos", "ner"]
+  assert "the DEP head was never trained" in dict(report.skipped)[
+      "cls/predictions/output_dep_layer/kernel"]
 
   plain = tmp_path / "plain.txt"
   plain.write_text("我爱北京天安门\n", encoding="utf-8")
