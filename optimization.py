@@ -347,6 +347,18 @@ def _clip(grads, clip_norm):
   return grads
 
 
+def _mean_over_replicas(replica_context, grads, tvars):
+  """Each replica's `grads` replaced by their mean over the replicas.
+
+  Reduced onto the variables' devices, as tf.train.Optimizer reduces (plain
+  ReplicaContext.all_reduce cannot differentiate through mirrored variables).
+  """
+  def reduce(strategy, grads_and_vars):
+    return strategy.extended.batch_reduce_to(tf.distribute.ReduceOp.MEAN,
+                                             grads_and_vars)
+  return list(replica_context.merge_call(reduce, args=(list(zip(grads, tvars)),)))
+
+
 def create_optimizer(loss,
                      init_lr,
                      num_train_steps,
@@ -372,6 +384,9 @@ def create_optimizer(loss,
       steps are updates (global steps), not micro-batches.
     use_tpu: wrap the optimizer in tf.tpu.CrossShardOptimizer. As in BERT the
       gradients come from tf.gradients, so the shards' gradients are summed.
+      Under a tf.distribute strategy (several GPUs, or workers) the replicas'
+      gradients are averaged instead: the update is one device's on the global
+      batch.
     optimizer_name: "adamw" (BERT's AdamWeightDecay) or "lamb".
     grad_accum_steps: N; every run adds grad / N to `<var>/grad_accum`; every
       N-th run clips and applies the sum, zeroes it and moves the global step.
@@ -424,9 +439,22 @@ def create_optimizer(loss,
   tvars = [v for _, v in pairs]
   if loss_scale is not None:
     grads = loss_scale.unscale(grads)
+  # Under a tf.distribute strategy each replica differentiates the mean loss of
+  # its share of the batch, and tf.train.Optimizer sums what the replicas pass
+  # it. The mean over replicas is the gradient of the global batch: that is what
+  # is checked, clipped and (divided by the replicas, for the sum) applied, so
+  # an update is the one a single device makes on the whole batch. It costs a
+  # second all-reduce. TPUEstimator's CrossShardOptimizer is not a strategy
+  # (one replica here) and keeps BERT's sum over the cores.
+  replica_context = tf.distribute.get_replica_context()
+  replicas = replica_context.num_replicas_in_sync if replica_context else 1
+  if replicas > 1:
+    grads = _mean_over_replicas(replica_context, grads, tvars)
 
   def apply_fn(gradients):
     clipped = _clip(gradients, clip_norm)
+    if replicas > 1:
+      clipped = [g * (1.0 / replicas) for g in clipped]
     return tf.group(optimizer.apply_gradients(
         list(zip(clipped, tvars)), global_step=global_step))
 

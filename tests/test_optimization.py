@@ -274,6 +274,58 @@ def test_gradient_accumulation_equals_big_batch(optimizer_name, clip_norm):
   assert not any("grad_accum" in v.op.name for v in tf.trainable_variables())
 
 
+def _mirrored_over_two_cpus():
+  """A MirroredStrategy over two logical CPUs, and a session config that has them."""
+  config = tf.ConfigProto(device_count={"CPU": 2})
+  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), config
+
+
+@pytest.mark.parametrize("clip_norm", [1.0, 0.0])
+def test_mirrored_replicas_train_like_one_device_on_the_global_batch(clip_norm):
+  """Two replicas of 8 examples make the update of one device on all 16.
+
+  Each replica differentiates the mean loss of its half and tf.train.Optimizer
+  sums the replicas' gradients: without care that is twice the gradient of the
+  global batch, and each half would be clipped on its own.
+  """
+  expected = _train_big_batches("adamw", clip_norm)
+  replicas = 2
+  with tf.Graph().as_default():
+    strategy, config = _mirrored_over_two_cpus()
+    x_all = tf.placeholder(tf.float32, [16, 3])
+    y_all = tf.placeholder(tf.float32, [16, 2])
+    holder = {}
+
+    def replica_step():
+      replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+      share = 16 // replicas
+      x = tf.gather(tf.reshape(x_all, [replicas, share, 3]), replica)
+      y = tf.gather(tf.reshape(y_all, [replicas, share, 2]), replica)
+      init = PARAMS["bert/layer_0/dense/kernel"].astype(np.float32)
+      kernel = tf.get_variable("bert/dense/kernel", initializer=init)
+      bias = tf.get_variable("bert/dense/bias", initializer=tf.zeros([2]))
+      gamma = tf.get_variable("bert/LayerNorm/gamma", initializer=tf.ones([2]))
+      loss = tf.reduce_mean(tf.square(gamma * (tf.matmul(x, kernel) + bias) - y))
+      holder["variables"] = [kernel, bias, gamma]
+      return optimization.create_optimizer(loss, 0.05, 20, 2, False, clip_norm=clip_norm)
+
+    with strategy.scope():
+      run = getattr(strategy, "run", None) or strategy.experimental_run_v2
+      train_op = tf.group(*strategy.experimental_local_results(run(replica_step)))
+    variables = holder["variables"]
+    state = variables + [tf.global_variables(v.op.name + suffix)[0]
+                         for v in variables for suffix in ("/adam_m", "/adam_v")]
+    with tf.Session(config=config) as sess:
+      sess.run(tf.global_variables_initializer())
+      for k in range(3):
+        sess.run(train_op, {x_all: DATA_X[k], y_all: DATA_Y[k]})
+      got = sess.run(state)
+      step = sess.run(tf.train.get_global_step())
+  assert step == 3
+  for a, b in zip(got, expected):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_no_accumulators_without_accumulation():
   with tf.Graph().as_default():
     _regression_graph(4, 1, "adamw")
