@@ -409,34 +409,28 @@ def _tokens_with_masks(text, tokenizer):
   return tokens
 
 
-def _instance(text, tokens, original_tokens, masked, max_seq_length,
-              max_predictions_per_seq, tokenizer, where):
-  tokens = tokens[:max_seq_length - 2]
-  masked = [i for i in masked if i < len(tokens)]
-  if not masked:
-    raise errors.UserError("%s: no [MASK] within the first %d tokens" %
-                     (where, max_seq_length - 2))
-  if len(masked) > max_predictions_per_seq:
-    raise errors.UserError("%s: %d masks, more than max_predictions_per_seq=%d" %
-                     (where, len(masked), max_predictions_per_seq))
+def _instance(text, tokens, original_tokens, masked, tokenizer):
+  """A whole sentence with its masks; run_pretraining.fit_windows fits it to the model."""
+  tokens = ["[CLS]"] + tokens + ["[SEP]"]
   return {
       "text": text,
-      "tokens": ["[CLS]"] + tokens + ["[SEP]"],
-      "input_ids": tokenizer.convert_tokens_to_ids(["[CLS]"] + tokens + ["[SEP]"]),
+      "tokens": tokens,
+      "input_ids": tokenizer.convert_tokens_to_ids(tokens),
       "masked_lm_positions": [i + 1 for i in masked],
       "original_tokens": [original_tokens[i] for i in masked] if original_tokens else None,
   }
 
 
-def read_prediction_instances(path, tokenizer, max_seq_length,
-                              max_predictions_per_seq, mask_each_word=False,
-                              segment=None):
-  """Reads sentences for `--do_predict`.
+def read_prediction_instances(path, tokenizer, mask_each_word=False, segment=None):
+  """Reads sentences for `--do_predict`, whole (none is cut to a length).
 
   Without `mask_each_word` every line holds one or more literal [MASK] tokens.
   With it, every line is a plain sentence; it is segmented into words
   (`segment`, default jieba) and one instance is made per word, with all of
   that word's tokens masked (whole-word masking, as in pretraining).
+  An instance holds `text`, `tokens` ([CLS] ... [SEP]) and their `input_ids`,
+  `masked_lm_positions` (in `tokens`) and `original_tokens` (the masked
+  word's tokens, or None).
   """
   instances = []
   with open(path, encoding="utf-8") as reader:
@@ -444,12 +438,12 @@ def read_prediction_instances(path, tokenizer, max_seq_length,
       text = line.strip()
       if not text:
         continue
-      where = "%s:%d" % (path, line_number)
       if not mask_each_word:
         tokens = _tokens_with_masks(text, tokenizer)
         masked = [i for i, t in enumerate(tokens) if t == MASK_TOKEN]
-        instances.append(_instance(text, tokens, None, masked, max_seq_length,
-                                   max_predictions_per_seq, tokenizer, where))
+        if not masked:
+          raise errors.UserError("%s:%d: no [MASK] in the line" % (path, line_number))
+        instances.append(_instance(text, tokens, None, masked, tokenizer))
         continue
       if segment is None:
         import jieba
@@ -461,11 +455,10 @@ def read_prediction_instances(path, tokenizer, max_seq_length,
       for word, pieces in zip(words, word_tokens):
         span = list(range(start, start + len(pieces)))
         start += len(pieces)
-        if not span or span[-1] >= max_seq_length - 2:
-          continue
+        if not span:
+          continue  # the tokenizer drops the whole word (control characters)
         tokens = [MASK_TOKEN if i in span else t for i, t in enumerate(flat)]
-        instance = _instance(text, tokens, flat, span, max_seq_length,
-                             max_predictions_per_seq, tokenizer, where)
+        instance = _instance(text, tokens, flat, span, tokenizer)
         instance["masked_word"] = word
         instances.append(instance)
   if not instances:

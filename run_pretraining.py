@@ -470,10 +470,6 @@ def run(config):
     run_predict(estimator, config, prediction, heads)
 
 
-# Long enough that pretraining_data.read_prediction_instances cuts no line:
-# fit_windows below fits every sentence to the model instead.
-_UNCUT_LENGTH = 2 ** 31
-
 PredictionInput = collections.namedtuple("PredictionInput", ["tokenizer", "instances"])
 
 
@@ -493,7 +489,7 @@ def read_prediction_input(config, bert_config):
   _check_prediction_file(path, needs_masks=not config.mask_each_word)
   instances = []
   for instance in pretraining_data.read_prediction_instances(
-      path, tokenizer, _UNCUT_LENGTH, _UNCUT_LENGTH, config.mask_each_word):
+      path, tokenizer, config.mask_each_word):
     instances.extend(fit_windows(instance, config.max_seq_length,
                                  config.max_predictions_per_seq))
   windows = [i for i in instances if "window_start" in i]
