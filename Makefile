@@ -53,6 +53,6 @@ demo:
 ablation:
 	bash scripts/ablation.sh
 
-## Benchmarks (print figures; see bench/README.md).
+## Benchmarks (print figures; README.md, "Measured figures", says what each measures).
 bench:
 	bash bench/run_all.sh

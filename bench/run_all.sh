@@ -4,9 +4,14 @@
 set -u
 cd "$(dirname "$0")/.."
 # Side by side with google-research/bert's scripts (TF 1.15): ratios measured in one run.
+# The README's table comes from exactly this command: every process on one core,
+# so that both sides see the same CPU whatever else the machine runs.
+pin=()
+command -v taskset > /dev/null && pin=(taskset -c 1)
 if [ -x .venv-tf1/bin/python ]; then
   echo "=== bench_vs_google ==="
-  .venv-tf1/bin/python bench/bench_vs_google.py --steps 30 --repeats 2 --classifier_steps 30
+  ${pin[@]+"${pin[@]}"} .venv-tf1/bin/python bench/bench_vs_google.py --configs tiny,small \
+    --repeats 3 --steps 20 --log_every 2 --classifier_steps 20
 fi
 for env in tf1 tf2 tf-latest; do
   py=.venv-$env/bin/python
