@@ -327,7 +327,7 @@ class BertModel(object):
 
 def gelu(x):
   """Exact GELU, 0.5·x·(1 + erf(x/√2)), as LERT and HF's "gelu" use."""
-  # A multiply, not a division: the same value to an ulp, a cheaper gradient.
+  # x * (1/√2) equals x / √2 to an ulp; bench/bench_ops.py times both the same.
   return 0.5 * x * (1.0 + tf.math.erf(x * (1.0 / math.sqrt(2.0))))
 
 

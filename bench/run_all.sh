@@ -18,6 +18,7 @@ for env in tf1 tf2 tf-latest; do
   [ -x "$py" ] || { echo "bench: .venv-$env missing, skipped"; continue; }
   echo "=== .venv-$env ==="
   "$py" bench/bench_tokenizer.py
+  ${pin[@]+"${pin[@]}"} "$py" bench/bench_ops.py
   "$py" bench/bench_pretraining.py --xla both --heads both --amp both
   "$py" bench/bench_create_pretraining_data.py --sizes_mb 4 --workers 1,2
 done
