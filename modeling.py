@@ -381,9 +381,8 @@ def dense(input_tensor, units, activation=None, kernel_initializer=None,
 
 
 # Dropout decides each unit on 16 random bits, so that one 32-bit random number
-# serves two units: drawing the random numbers is nearly all of dropout's cost
-# on CPUs (a [32, 4, 128, 128] mask forward and backward: 6.5 ms with
-# tf.nn.dropout, 3.9 ms this way, TF 2.15 on one core).
+# serves two units: drawing the random numbers is most of dropout's cost on
+# CPUs (bench/bench_ops.py times this against tf.nn.dropout).
 _DROPOUT_BITS = 16
 _DROPOUT_LEVELS = 1 << _DROPOUT_BITS
 

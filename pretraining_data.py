@@ -453,14 +453,14 @@ def read_prediction_instances(path, tokenizer, mask_each_word=False, segment=Non
       flat = [t for pieces in word_tokens for t in pieces]
       start = 0
       for word, pieces in zip(words, word_tokens):
-        span = list(range(start, start + len(pieces)))
-        start += len(pieces)
-        if not span:
-          continue  # the tokenizer drops the whole word (control characters)
-        tokens = [MASK_TOKEN if i in span else t for i, t in enumerate(flat)]
-        instance = _instance(text, tokens, flat, span, tokenizer)
-        instance["masked_word"] = word
-        instances.append(instance)
+        end = start + len(pieces)
+        span = list(range(start, end))
+        if span:  # else the tokenizer drops the whole word (control characters)
+          tokens = flat[:start] + [MASK_TOKEN] * len(pieces) + flat[end:]
+          instance = _instance(text, tokens, flat, span, tokenizer)
+          instance["masked_word"] = word
+          instances.append(instance)
+        start = end
   if not instances:
     raise errors.UserError("%s: no sentence to predict" % path)
   return instances
