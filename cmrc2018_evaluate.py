@@ -22,8 +22,7 @@ import json
 import re
 import sys
 
-import errors
-
+from lert import errors
 # The official list. "……" is one two-character entry, so comparing it with a
 # single character never matches: a lone "…" is *not* punctuation here, and
 # keeping that quirk keeps scores identical to the official script.

@@ -27,10 +27,10 @@ import sys
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-import checkpoint_names
-import errors
+from lert.checkpoints import checkpoint_names
+from lert import errors
 import inspect_checkpoint
-import linguistics
+from lert import linguistics
 import modeling
 
 # transformers' BertConfig defaults, used for fields a config.json leaves out.

@@ -27,13 +27,12 @@ import os
 import shutil
 import sys
 
-import checkpoint_names
-import errors
+from lert.checkpoints import checkpoint_names
+from lert import errors
 import inspect_checkpoint
-import linguistics
+from lert import linguistics
 import modeling
-import settings
-
+from lert import settings
 # TF activation names -> transformers' names of the same function.
 _HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_new", "gelu_tanh": "gelu_new",
                    "relu": "relu", "tanh": "tanh", "linear": "linear"}

@@ -17,18 +17,18 @@ Two stages (`--stage=annotate|build|all`), each sharded and resumable:
    labels per token, whole-word and N-gram masking, no NSP).
 
 Output: `pretraining-SSSSS-of-NNNNN.tfrecord` of tf.train.Examples
-(record_schema.PRETRAINING, written by record_writer.py, so that no process of
+(record_schema.PRETRAINING, written by record_codec.py, so that no process of
 the generator imports TensorFlow), instances shuffled within a shard, and
 `lert_data.json`, the sidecar read by run_pretraining.py: annotator,
 labelled_tasks, inventories, lengths, flags, statistics, mapped tags
-(generator_stats.py). An annotator that does not label a task (jieba: DEP)
+(data_stats.py). An annotator that does not label a task (jieba: DEP)
 writes 0 for it; the sidecar's `labelled_tasks` says so and training must give
 that head zero weight.
 
 Google's command line works unchanged: its flags keep their meanings, and
 `--output_file=x.tfrecord,y.tfrecord` (instead of `--output_dir`) fills the
 files as Google's script does, each with a sidecar `<file>.json`
-(generator_merge.py); `--do_whole_word_mask` is True here (whole words are the
+(output_merge.py); `--do_whole_word_mask` is True here (whole words are the
 only masking) and False is refused.
 
 Many hosts: `--num_hosts=N --host_index=i` makes a host annotate and/or build
@@ -37,7 +37,7 @@ only the shards k with k mod N == i, in directories the hosts share; then
 shard is built and writes the sidecar (and the --output_file files). The
 bytes are those of a one-host run.
 
-Scale and safety (generator_jobs.py, generator_runner.py): `--num_workers`
+Scale and safety (shard_jobs.py, job_runner.py): `--num_workers`
 processes work on whole shards; the output is byte-identical whatever the
 number of workers. Files are written under a temporary name and renamed; a
 re-run after an interruption redoes only unfinished shards (one run per
@@ -45,7 +45,7 @@ directory at a time). Memory per worker is bounded by one shard (its
 instances are shuffled in memory), not by the corpus. Progress with rate and
 ETA goes to stderr, and a statistics report at the end.
 
-Every path may be local or remote (`gs://`, any tf.io.gfile scheme; generator_io.py).
+Every path may be local or remote (`gs://`, any tf.io.gfile scheme; fileio.py).
 
 This script holds the options, their checks, the flags and the run's order.
 """
@@ -54,15 +54,15 @@ import collections
 import os
 import time
 
-import annotators
-import corpus_reader
-import errors
-import generator_io
-import generator_jobs
-import generator_merge
-import generator_runner
-import generator_stats
-from generator_io import DataError
+from lert.generator import annotators
+from lert.generator import corpus_reader
+from lert import errors
+from lert import fileio
+from lert.generator import shard_jobs
+from lert.generator import output_merge
+from lert.generator import job_runner
+from lert.generator import data_stats
+from lert.fileio import DataError
 
 STAGES = ("annotate", "build", "all", "finalize")
 DEFAULT_VOCAB_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -186,7 +186,7 @@ def validate_options(options):
     need(options.resolved_output_dir(), "--output_dir or --output_file is "
          "required for --stage=%s" % options.stage)
     need(options.vocab_file, "--vocab_file is required for --stage=%s" % options.stage)
-    need(generator_io.isfile(options.vocab_file),
+    need(fileio.isfile(options.vocab_file),
          "--vocab_file %s: no such file" % options.vocab_file)
   need(options.max_seq_length >= 3, "--max_seq_length must be >= 3 ([CLS], a "
        "token, [SEP]), got %d" % options.max_seq_length)
@@ -218,8 +218,8 @@ def validate_options(options):
 def _log_throughput(label, jobs, results, elapsed):
   processed = sum(job["bytes"] for job in jobs)
   peaks = [r["peak_rss_mb"] for r in results if r.get("peak_rss_mb")]
-  own_peak = generator_jobs.peak_rss_mb()
-  generator_io.log(
+  own_peak = shard_jobs.peak_rss_mb()
+  fileio.log(
       "%s: %.2f MB of input in %.1f s (%.2f MB/s); peak RSS %s MB per worker, "
       "%s MB in this process" % (
           label, processed / 1e6, elapsed, processed / 1e6 / max(elapsed, 1e-6),
@@ -229,12 +229,12 @@ def _log_throughput(label, jobs, results, elapsed):
 
 def _finish(options, manifest, identity):
   """After the last shard: the sidecar, and Google's files for --output_file."""
-  sidecar = generator_stats.make_sidecar(options, manifest, identity)
+  sidecar = data_stats.make_sidecar(options, manifest, identity)
   if options.output_files():
-    sidecar = generator_merge.fill_output_files(options, sidecar)
+    sidecar = output_merge.fill_output_files(options, sidecar)
   else:
-    generator_stats.write_sidecar(options.output_dir, sidecar)
-  generator_io.log(generator_stats.format_report(sidecar))
+    data_stats.write_sidecar(options.output_dir, sidecar)
+  fileio.log(data_stats.format_report(sidecar))
   return sidecar
 
 
@@ -248,25 +248,25 @@ def run(options):
     corpus_reader.check_input_files(
         corpus_reader.expand_input_patterns(options.input_file))
   if options.stage in ("build", "all", "finalize"):
-    generator_io.ensure_writable_dir(output_dir, "output_dir")
+    fileio.ensure_writable_dir(output_dir, "output_dir")
     for path in options.output_files():
-      generator_io.ensure_parent_dir(path, "output_file")
-  manifest = generator_jobs.prepare_cache(options)
+      fileio.ensure_parent_dir(path, "output_file")
+  manifest = shard_jobs.prepare_cache(options)
   cache_dir = options.resolved_cache_dir()
   if options.stage in ("build", "finalize") and options.input_file:
-    generator_io.log(
+    fileio.log(
         "note: --input_file is not used by --stage=%s; the inputs are those "
         "the cache was annotated from (%s)" %
-        (options.stage, os.path.join(cache_dir, generator_jobs.MANIFEST)))
+        (options.stage, os.path.join(cache_dir, shard_jobs.MANIFEST)))
   # Several hosts share these directories: each removes only its own leftovers.
   owns = options.owns_shard if options.num_hosts > 1 else None
-  generator_io.remove_stale_temporaries(cache_dir, owns)
+  fileio.remove_stale_temporaries(cache_dir, owns)
   identity = None
   if options.stage != "annotate":
-    generator_io.remove_stale_temporaries(output_dir, owns)
-    identity = generator_jobs.build_identity(options, manifest)
-    generator_jobs.check_build_config(options, identity)
-  jobs = generator_jobs.make_jobs(options, manifest)
+    fileio.remove_stale_temporaries(output_dir, owns)
+    identity = shard_jobs.build_identity(options, manifest)
+    shard_jobs.check_build_config(options, identity)
+  jobs = shard_jobs.make_jobs(options, manifest)
   if options.stage == "finalize":
     if jobs:
       raise DataError(
@@ -280,7 +280,7 @@ def run(options):
       options.stage]
   owned = sum(1 for index in range(len(manifest["shards"]))
               if options.owns_shard(index))
-  generator_io.log("%s: %d shard(s)%s, %d already done, %d to do, %d worker(s)" % (
+  fileio.log("%s: %d shard(s)%s, %d already done, %d to do, %d worker(s)" % (
       label, owned, "" if options.num_hosts == 1 else " of %d on host %d of %d" % (
           len(manifest["shards"]), options.host_index, options.num_hosts),
       owned - len(jobs), len(jobs), options.num_workers))
@@ -292,7 +292,7 @@ def run(options):
       "labelled_tasks": manifest["annotator"]["labelled_tasks"],
   }
   try:
-    results = generator_runner.execute_jobs(jobs, worker_config,
+    results = job_runner.execute_jobs(jobs, worker_config,
                                             options.num_workers, label)
   except OSError as e:
     raise DataError(str(e))
@@ -300,7 +300,7 @@ def run(options):
   if options.stage == "annotate":
     return None
   if options.num_hosts > 1:
-    generator_io.log("host %d of %d: its shards are built; once every host is "
+    fileio.log("host %d of %d: its shards are built; once every host is "
                      "done, run --stage=finalize once (same flags, no "
                      "--num_hosts/--host_index)" % (options.host_index,
                                                    options.num_hosts))

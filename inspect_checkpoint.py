@@ -31,13 +31,12 @@ import sys
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-import checkpoint_names
-import errors
-import estimator_utils
-import linguistics
+from lert.checkpoints import checkpoint_names
+from lert import errors
+from lert.engine import estimator_utils
+from lert import linguistics
 import modeling
-import settings
-
+from lert import settings
 # Display order and titles of the groups; NSP, training state and unknown
 # names are shown together as "other".
 GROUP_TITLES = collections.OrderedDict([

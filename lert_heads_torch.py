@@ -24,9 +24,7 @@ import numpy as np
 import torch
 import transformers
 
-import checkpoint_names
-
-
+from lert.checkpoints import checkpoint_names
 def _load_mlm_model(model_dir):
   """BertForMaskedLM of `model_dir`; raises ValueError if weights are missing.
 

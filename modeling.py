@@ -39,9 +39,8 @@ import re
 import six
 import tensorflow.compat.v1 as tf
 
-import errors
-import linguistics
-
+from lert import errors
+from lert import linguistics
 # Fields of Google's bert_config.json / HFL's lert_config.json.  The
 # architectural ones are required; the pooler_* and directionality fields
 # appear in Google's and HFL's released configs but the model ignores them.

@@ -12,8 +12,8 @@ file names in --data_dir. Metric: accuracy; predictions go to
 
 from absl import flags
 
-import finetuning
-import finetuning_data as fd
+from lert.finetune import finetuning
+from lert.finetune import finetuning_data as fd
 
 C = finetuning.CLASSIFICATION
 for _task in [

@@ -13,8 +13,8 @@ scores them with the CMRC 2018 metric (cmrc2018_evaluate.py: EM and F1).
 
 from absl import flags
 
-import finetuning
-import finetuning_data as fd
+from lert.finetune import finetuning
+from lert.finetune import finetuning_data as fd
 
 S = finetuning.SPAN
 for _task in [

@@ -15,8 +15,8 @@ input format.
 
 from absl import flags
 
-import finetuning
-import finetuning_data as fd
+from lert.finetune import finetuning
+from lert.finetune import finetuning_data as fd
 
 T = finetuning.TAGGING
 _LABELS = fd.bio_labels(fd.NER_TYPES)  # --tag_scheme=bioes extends them

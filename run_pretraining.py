@@ -25,14 +25,14 @@ import os
 from absl import flags
 import tensorflow.compat.v1 as tf
 
-import checkpoint_names
-import errors
-import estimator_utils
-import linguistics
+from lert.checkpoints import checkpoint_names
+from lert import errors
+from lert.engine import estimator_utils
+from lert import linguistics
 import modeling
 import optimization
-import pretraining_data
-import settings
+from lert.pretrain import pretraining_data
+from lert import settings
 import tokenization
 
 Setting = settings.Setting

@@ -35,8 +35,7 @@ import unicodedata
 
 from absl import flags
 
-import errors
-
+from lert import errors
 # Google BERT's tokenization module defines this flag and its FullTokenizer
 # obeys it, so its API (and Google's tests) include it.
 flags.DEFINE_bool(

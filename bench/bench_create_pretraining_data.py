@@ -171,7 +171,7 @@ def main():
   import torch
   sys.path.insert(0, os.path.join(REPO_ROOT, "tests"))
   sys.path.insert(0, REPO_ROOT)
-  import annotators
+  from lert.generator import annotators
   import ltp_tiny
   model = ltp_tiny.build_tiny_ltp(os.path.join(work, "ltp_tiny"))
   device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -23,12 +23,12 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 
 tf.disable_v2_behavior()
 
-import estimator_utils  # noqa: E402
-import linguistics  # noqa: E402
+from lert.engine import estimator_utils  # noqa: E402
+from lert import linguistics  # noqa: E402
 import modeling  # noqa: E402
-import pretraining_data  # noqa: E402
+from lert.pretrain import pretraining_data  # noqa: E402
 import run_pretraining  # noqa: E402
-import settings  # noqa: E402
+from lert import settings  # noqa: E402
 
 
 def synthetic_examples(count, seq_length, predictions, seed=0):

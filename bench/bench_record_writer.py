@@ -38,14 +38,14 @@ def _instances(count, max_seq_length, max_predictions):
   """The same masked instances in every process (synthetic words, fixed seed)."""
   import random
   import create_pretraining_data
-  import generator_stats
-  import instance_builder
+  from lert.generator import data_stats
+  from lert.generator import instance_builder
   import tokenization
   tokenizer = tokenization.FullTokenizer(os.path.join(REPO_ROOT, "vocab.txt"))
   builder = instance_builder.InstanceBuilder(create_pretraining_data.Options(
       max_seq_length=max_seq_length, max_predictions_per_seq=max_predictions),
                                              tokenizer.vocab)
-  stats = generator_stats.BuildStatistics(4, ())
+  stats = data_stats.BuildStatistics(4, ())
   rng = random.Random(5)
   instances = []
   while len(instances) < count:
@@ -123,10 +123,10 @@ def child(writer, count, seq, preds, path):
   sys.path.insert(0, REPO_ROOT)
   started = time.time()
   if writer == "ours":
-    import record_schema
-    import record_writer
+    from lert.records import record_schema
+    from lert.records import record_codec
   elif writer == "protobuf":
-    import record_writer
+    from lert.records import record_codec
     example_class = _protobuf_example_class()
   else:
     import tensorflow.compat.v1 as tf
@@ -136,13 +136,13 @@ def child(writer, count, seq, preds, path):
   build = time.time() - started
   started = time.time()
   if writer == "ours":
-    encoder = record_writer.ExampleEncoder(
+    encoder = record_codec.ExampleEncoder(
         record_schema.PRETRAINING, 21128,
         memoized=("input_mask", "segment_ids", "masked_lm_weights"),
         max_seq_length=seq, max_predictions_per_seq=preds)
     records = [encoder.encode(instance.features()) for instance in instances]
     with open(path, "wb") as handle:
-      for chunk in record_writer.tfrecord_chunks(records):
+      for chunk in record_codec.tfrecord_chunks(records):
         handle.write(chunk)
   elif writer == "protobuf":
     records = []
@@ -154,7 +154,7 @@ def child(writer, count, seq, preds, path):
       example.features.feature["masked_lm_weights"].float_list.value.extend(weights)
       records.append(example.SerializeToString(deterministic=True))
     with open(path, "wb") as handle:
-      for chunk in record_writer.tfrecord_chunks(records):
+      for chunk in record_codec.tfrecord_chunks(records):
         handle.write(chunk)
   else:
     with tf.io.TFRecordWriter(path) as handle:

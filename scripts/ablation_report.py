@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import errors  # noqa: E402
+from lert import errors  # noqa: E402
 from repeat_seeds import max_avg, read_results  # noqa: E402
 
 INITS = (("random", "random initialisation"), ("mlm", "MLM only"),

@@ -24,14 +24,14 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import annotation_cache  # noqa: E402
-import annotators  # noqa: E402
-import corpus_reader  # noqa: E402
-import errors  # noqa: E402
-import generator_io  # noqa: E402
-import generator_stats  # noqa: E402
-import preannotated  # noqa: E402
-from generator_io import DataError  # noqa: E402
+from lert.generator import annotation_cache  # noqa: E402
+from lert.generator import annotators  # noqa: E402
+from lert.generator import corpus_reader  # noqa: E402
+from lert import errors  # noqa: E402
+from lert import fileio  # noqa: E402
+from lert.generator import data_stats  # noqa: E402
+from lert.generator import preannotated  # noqa: E402
+from lert.fileio import DataError  # noqa: E402
 
 RAW_FORMATS = ("sentence_per_line", "doc_per_line", "wikiextractor")
 
@@ -81,7 +81,7 @@ def annotate(args):
     raise DataError(str(e))
   files = corpus_reader.expand_input_patterns(args.input_file)
   corpus_reader.check_input_files(files)
-  generator_io.ensure_parent_dir(args.output_file, "output_file")
+  fileio.ensure_parent_dir(args.output_file, "output_file")
   try:
     annotator = annotators.LtpAnnotator.from_options(options)
   except annotators.AnnotatorError as e:
@@ -93,7 +93,7 @@ def annotate(args):
   def chunks():
     for file_index, start, end, first_line in plan:
       path = files[file_index]
-      stats = generator_stats.annotation_statistics()
+      stats = data_stats.annotation_statistics()
       lines = corpus_reader.read_shard_lines(path, start, end, first_line, stats)
       documents = corpus_reader.iter_documents(lines, args.input_format, splitter,
                                                stats, path)
@@ -101,8 +101,8 @@ def annotate(args):
                                                         stats):
         yield ("\n".join(document_lines(record)) + "\n\n").encode("utf-8")
       stats.add_tables(annotator.take_statistics())
-      generator_stats.add_counts(total, stats.to_dict())
-  generator_io.write_atomically(args.output_file, chunks())
+      data_stats.add_counts(total, stats.to_dict())
+  fileio.write_atomically(args.output_file, chunks())
   return total
 
 

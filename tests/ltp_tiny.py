@@ -28,7 +28,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
   sys.path.insert(0, REPO_ROOT)
 
-import linguistics  # noqa: E402
+from lert import linguistics  # noqa: E402
 
 # LTP's tag sets: LERT's inventories plus the tags LERT drops (LTP's 863 POS set has
 # g and x, which LERT lacks; its dependency set has IS).

@@ -15,8 +15,8 @@ for path in (REPO_ROOT, TESTS_DIR):
   if path not in sys.path:
     sys.path.insert(0, path)
 
-import annotators  # noqa: E402
-import linguistics  # noqa: E402
+from lert.generator import annotators  # noqa: E402
+from lert import linguistics  # noqa: E402
 
 LTP_POS_EXTRA = ("g", "x")  # LTP tags LERT's inventory drops (mapped later)
 

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-import checkpoint_names
+from lert.checkpoints import checkpoint_names
 import convert_hf_to_lert
 import convert_lert_to_hf
-import errors
-import estimator_utils
+from lert import errors
+from lert.engine import estimator_utils
 import inspect_checkpoint
-import linguistics
+from lert import linguistics
 import modeling
 import tokenization
 

@@ -20,17 +20,17 @@ for _path in (REPO_ROOT, TESTS_DIR):
   if _path not in sys.path:
     sys.path.insert(0, _path)
 
-import annotation_cache  # noqa: E402
-import annotators  # noqa: E402
-import corpus_reader  # noqa: E402
+from lert.generator import annotation_cache  # noqa: E402
+from lert.generator import annotators  # noqa: E402
+from lert.generator import corpus_reader  # noqa: E402
 import create_pretraining_data as cpd  # noqa: E402
-import errors  # noqa: E402
-import generator_stats  # noqa: E402
-import instance_builder  # noqa: E402
-import linguistics  # noqa: E402
-import pretraining_data  # noqa: E402
-import record_schema  # noqa: E402
-import record_writer  # noqa: E402
+from lert import errors  # noqa: E402
+from lert.generator import data_stats  # noqa: E402
+from lert.generator import instance_builder  # noqa: E402
+from lert import linguistics  # noqa: E402
+from lert.pretrain import pretraining_data  # noqa: E402
+from lert.records import record_schema  # noqa: E402
+from lert.records import record_codec  # noqa: E402
 import tokenization  # noqa: E402
 
 VOCAB_FILE = os.path.join(REPO_ROOT, "vocab.txt")
@@ -272,7 +272,7 @@ def test_a_token_takes_the_ner_tag_that_fits_the_characters_it_covers(tokenizer)
 
 
 def build_statistics():
-  return generator_stats.BuildStatistics(4, ())
+  return data_stats.BuildStatistics(4, ())
 
 
 def synthetic_segments(rng, count, vocab_ids):
@@ -435,7 +435,7 @@ def test_examples_and_records_are_those_of_tensorflow(tmp_path, tokenizer):
   import tensorflow.compat.v1 as tf
   builder = instance_builder.InstanceBuilder(
       cpd.Options(max_seq_length=32, max_predictions_per_seq=6), tokenizer.vocab)
-  encoder = record_writer.ExampleEncoder(
+  encoder = record_codec.ExampleEncoder(
       record_schema.PRETRAINING, len(tokenizer.vocab),
       memoized=("input_mask", "segment_ids", "masked_lm_weights"),
       max_seq_length=32, max_predictions_per_seq=6)
@@ -467,7 +467,7 @@ def test_examples_and_records_are_those_of_tensorflow(tmp_path, tokenizer):
   with tf.io.TFRecordWriter(theirs) as writer:
     for record in records:
       writer.write(record)
-  ours = b"".join(record_writer.tfrecord_chunks(records))
+  ours = b"".join(record_codec.tfrecord_chunks(records))
   assert ours == open(theirs, "rb").read()
 
 
@@ -568,7 +568,7 @@ def test_kill_and_resume(tmp_path, jieba_corpus):
   for path in tfrecord_files(resumed):
     assert open(path, "rb").read() == open(
         os.path.join(str(reference), os.path.basename(path)), "rb").read()
-  assert not os.path.exists(str(resumed / generator_stats.SIDECAR))
+  assert not os.path.exists(str(resumed / data_stats.SIDECAR))
   output = subprocess.check_output(command(resumed), env=env, stderr=subprocess.STDOUT)
   assert (b"%d already done" % len(done_before)) in output
   assert file_bytes(resumed) == file_bytes(reference)
@@ -581,7 +581,7 @@ def test_kill_and_resume(tmp_path, jieba_corpus):
 
 
 def documents_of(text, input_format, splitter="rules"):
-  stats = generator_stats.annotation_statistics()
+  stats = data_stats.annotation_statistics()
   lines = list(enumerate(text.split(u"\n"), 1))
   _, split = annotators.make_sentence_splitter(splitter)
   documents = list(corpus_reader.iter_documents(lines, input_format, split, stats, "f"))
@@ -659,7 +659,7 @@ def test_bad_input_is_counted_not_fatal(tmp_path):
       for record in json.loads(line)["sentences"]:
         expected_tokens += len(tokenizer.tokenize(record[0]))
   assert build["tokens"] == expected_tokens
-  report = generator_stats.format_report(sidecar)
+  report = data_stats.format_report(sidecar)
   assert "bad_utf8_lines 1 (e.g. %s:2)" % corpus in report
 
 

@@ -18,7 +18,7 @@ if TESTS_DIR not in sys.path:
   sys.path.insert(0, TESTS_DIR)
 
 import create_pretraining_data as cpd  # noqa: E402
-import pretraining_data  # noqa: E402
+from lert.pretrain import pretraining_data  # noqa: E402
 import test_create_pretraining_data as generator_tests  # noqa: E402
 
 SHARDS = 10

@@ -19,7 +19,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import create_pretraining_data as cpd
-import pretraining_data
+from lert.pretrain import pretraining_data
 import test_create_pretraining_data as generator_tests
 import test_run_finetuning as finetuning_tests
 import test_run_pretraining as pretraining_tests

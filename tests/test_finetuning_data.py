@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-import finetuning_data as fd
+from lert.finetune import finetuning_data as fd
 import tokenization
 
 VOCAB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

@@ -11,10 +11,10 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import create_pretraining_data as cpd
-import generator_merge
-import pretraining_data
-import record_schema
-import record_writer
+from lert.generator import output_merge
+from lert.pretrain import pretraining_data
+from lert.records import record_schema
+from lert.records import record_codec
 import test_create_pretraining_data as generator_tests
 from conftest import REPO_ROOT
 
@@ -44,7 +44,7 @@ def run_script(flags, cwd):
 
 def records_of(path):
   with open(path, "rb") as handle:
-    return record_writer.split_tfrecords(handle.read())
+    return record_codec.split_tfrecords(handle.read())
 
 
 def test_googles_command_line_makes_data_run_pretraining_accepts(tmp_path):
@@ -68,7 +68,7 @@ def test_googles_command_line_makes_data_run_pretraining_accepts(tmp_path):
   shards = sorted(glob.glob(str(tmp_path / ".x.tfrecord.lert-work" / "*.tfrecord")))
   assert len(shards) >= 2
   built = [record for shard in shards for record in records_of(shard)]
-  random.Random(generator_merge.merge_seed(12345)).shuffle(built)
+  random.Random(output_merge.merge_seed(12345)).shuffle(built)
   assert dealt == built
   example = tf.train.Example.FromString(x[0])
   assert sorted(example.features.feature) == sorted(record_schema.PRETRAINING.names)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-import checkpoint_names
+from lert.checkpoints import checkpoint_names
 import convert_lert_to_hf
-import errors
+from lert import errors
 import inspect_checkpoint
 import modeling
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-import errors
-import estimator_utils
-import pretraining_data
+from lert import errors
+from lert.engine import estimator_utils
+from lert.pretrain import pretraining_data
 from test_run_pretraining import base_flags, data_dir, read_results, run_main  # noqa: F401
 
 

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 import create_pretraining_data as cpd
-import generator_io
-import pretraining_data
+from lert import fileio
+from lert.pretrain import pretraining_data
 import test_create_pretraining_data as generator_tests
 from conftest import REPO_ROOT
 
@@ -124,12 +124,12 @@ def test_finalize_before_any_build_says_so(corpus, tmp_path):
 
 def test_a_host_removes_only_its_own_temporaries(corpus, tmp_path):
   cache_dir = str(tmp_path / "cache")
-  os.makedirs(os.path.join(cache_dir, generator_io.PROGRESS_DIR))
+  os.makedirs(os.path.join(cache_dir, fileio.PROGRESS_DIR))
   left = ["annotations-00000-of-00009.jsonl.tmp-12-ab", "manifest.json.tmp-12-ab",
-          os.path.join(generator_io.PROGRESS_DIR,
+          os.path.join(fileio.PROGRESS_DIR,
                        "annotations-00002-of-00009.json.tmp-12-ab")]
   own = ["annotations-00001-of-00009.jsonl.tmp-12-ab",
-         os.path.join(generator_io.PROGRESS_DIR,
+         os.path.join(fileio.PROGRESS_DIR,
                       "annotations-00003-of-00009.json.tmp-12-ab")]
   for name in left + own:
     open(os.path.join(cache_dir, name), "wb").close()

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-import errors
-import linguistics
+from lert import errors
+from lert import linguistics
 import modeling
 from conftest import REPO_ROOT
 
@@ -466,7 +466,7 @@ def test_agrees_with_transformers_bert_for_masked_lm():
   """Same random weights in HF's BertForMaskedLM and in our graph: same outputs."""
   torch = pytest.importorskip("torch")
   transformers = pytest.importorskip("transformers")
-  import checkpoint_names
+  from lert.checkpoints import checkpoint_names
   import tokenization
 
   torch.manual_seed(0)

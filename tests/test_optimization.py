@@ -480,9 +480,8 @@ def test_estimator_loop_counts_updates_and_resumes(tmp_path):
   The engine is the scripts' own: TPUEstimator where tf.estimator exists,
   session_runner where it does not.
   """
-  import estimator_utils
-  import settings
-
+  from lert.engine import estimator_utils
+  from lert import settings
   def input_fn(params):
     data = (DATA_X.reshape(-1, 3), DATA_Y.reshape(-1, 2))
     return tf.data.Dataset.from_tensor_slices(data).repeat().batch(params["batch_size"])

@@ -16,15 +16,15 @@ for _path in (REPO_ROOT, TESTS_DIR, os.path.join(REPO_ROOT, "scripts")):
   if _path not in sys.path:
     sys.path.insert(0, _path)
 
-import annotators  # noqa: E402
-import corpus_reader  # noqa: E402
+from lert.generator import annotators  # noqa: E402
+from lert.generator import corpus_reader  # noqa: E402
 import create_pretraining_data as cpd  # noqa: E402
-import errors  # noqa: E402
-import generator_stats  # noqa: E402
-import instance_builder  # noqa: E402
-import linguistics  # noqa: E402
-import preannotated  # noqa: E402
-import pretraining_data  # noqa: E402
+from lert import errors  # noqa: E402
+from lert.generator import data_stats  # noqa: E402
+from lert.generator import instance_builder  # noqa: E402
+from lert import linguistics  # noqa: E402
+from lert.generator import preannotated  # noqa: E402
+from lert.pretrain import pretraining_data  # noqa: E402
 import tokenization  # noqa: E402
 
 VOCAB_FILE = os.path.join(REPO_ROOT, "vocab.txt")
@@ -57,7 +57,7 @@ def write(path, lines):
 
 def read_documents(path, input_format):
   """corpus_reader's documents of a whole file, and the statistics."""
-  stats = generator_stats.annotation_statistics()
+  stats = data_stats.annotation_statistics()
   size = os.path.getsize(path)
   lines = corpus_reader.read_shard_lines(path, 0, size, 1, stats, clean=False)
   return list(corpus_reader.iter_documents(lines, input_format, None, stats, path)), stats
@@ -158,7 +158,7 @@ def test_people_daily_shards_end_at_articles_only(tmp_path):
   assert [first for _, _, _, first in shards] == [1, 4, 7, 10, 13, 16]
   documents = []
   for _, start, end, first in shards:
-    stats = generator_stats.annotation_statistics()
+    stats = data_stats.annotation_statistics()
     shard_lines = corpus_reader.read_shard_lines(path, start, end, first, stats, clean=False)
     documents.extend(corpus_reader.iter_documents(shard_lines, "people_daily", None,
                                                   stats, path))

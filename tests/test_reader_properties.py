@@ -14,13 +14,13 @@ import tempfile
 
 from hypothesis import given, settings, strategies as st
 
-import annotators
-import corpus_reader
-import generator_stats
-import instance_builder
-import linguistics
+from lert.generator import annotators
+from lert.generator import corpus_reader
+from lert.generator import data_stats
+from lert.generator import instance_builder
+from lert import linguistics
 import tokenization
-from generator_io import DataError
+from lert.fileio import DataError
 
 VOCAB_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "vocab.txt")
@@ -36,7 +36,7 @@ def read(data, input_format):
     path = os.path.join(directory, "input.txt")
     with open(path, "wb") as handle:
       handle.write(data)
-    stats = generator_stats.annotation_statistics()
+    stats = data_stats.annotation_statistics()
     try:
       corpus_reader.check_input_files([path])
       lines = corpus_reader.read_shard_lines(path, 0, len(data), 1, stats)
@@ -79,7 +79,7 @@ def check_nothing_lost(data, input_format):
       collections.Counter(c for line in lines for c in content(line)))
   # The tokenizer: every character is in a token, or counted by the build stage.
   for sentence in sentences:
-    build = generator_stats.BuildStatistics(4, ())
+    build = data_stats.BuildStatistics(4, ())
     record = [sentence, [len(sentence)], ["n"], []]  # the sentence as one word
     instance_builder.tokenize_sentence(record, TOKENIZER, linguistics.TagMapper(),
                                        {"pos", "ner"}, build)

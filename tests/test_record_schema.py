@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-import finetuning
-import finetuning_data as fd
-import pretraining_data
-import record_schema
+from lert.finetune import finetuning
+from lert.finetune import finetuning_data as fd
+from lert.pretrain import pretraining_data
+from lert.records import record_schema
 import tokenization
 
 VOCAB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -56,7 +56,7 @@ def test_make_record_takes_exactly_the_declared_fields():
 
 def parse(records, spec):
   """Writes `records` as tf.train.Examples and parses them back with `spec`."""
-  import estimator_utils
+  from lert.engine import estimator_utils
   import tensorflow.compat.v1 as tf
   serialized = [estimator_utils.make_example(r).SerializeToString() for r in records]
   with tf.Graph().as_default(), tf.Session() as session:

@@ -14,8 +14,8 @@ import pytest
 import tensorflow.compat.v1 as tf
 from absl import flags
 
-import finetuning
-import finetuning_data as fd
+from lert.finetune import finetuning
+from lert.finetune import finetuning_data as fd
 import modeling
 import run_classifier
 import run_cmrc2018

@@ -17,9 +17,9 @@ import tensorflow.compat.v1 as tf
 
 import convert_lert_to_hf
 import create_pretraining_data
-import errors
-import estimator_utils
-import linguistics
+from lert import errors
+from lert.engine import estimator_utils
+from lert import linguistics
 import modeling
 import run_pretraining
 from conftest import REPO_ROOT

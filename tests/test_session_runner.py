@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-import session_runner
-
+from lert.engine import session_runner
 FEATURES = 3
 BATCH = 4
 LEARNING_RATE = 0.1
@@ -228,9 +227,9 @@ def test_same_checkpoint_as_tpu_estimator(tmp_path):
 
 def test_engine_refuses_what_it_cannot_run_with_one_named_error(tmp_path):
   """Without tf.estimator, --use_tpu and strategies name the environments that have it."""
-  import errors
-  import estimator_utils
-  import settings
+  from lert import errors
+  from lert.engine import estimator_utils
+  from lert import settings
   model_fn = make_model_fn(estimator_utils.ModelSpec)
   for runtime in (settings.RuntimeConfig(use_tpu=True),
                   settings.RuntimeConfig(distribution="mirrored")):

@@ -7,15 +7,13 @@ import os
 from absl import flags
 import pytest
 
-import errors
-import finetuning
+from lert import errors
+from lert.finetune import finetuning
 import run_classifier  # noqa: F401  (registers the tasks named in --task_name's help)
 import run_cmrc2018  # noqa: F401
 import run_ner  # noqa: F401
 import run_pretraining
-import settings
-
-
+from lert import settings
 def script_flags():
   """Each script's flags, defined on fresh FlagValues after every import."""
   return collections.OrderedDict([
@@ -103,7 +101,7 @@ def test_cpu_amp_keeps_element_wise_ops_float32_unless_the_user_chose(monkeypatc
   """--use_amp on a CPU: oneDNN's bfloat16 rewrite is on, and its infer list
   loses the element-wise ops (they are slower in bfloat16 there); a list the
   user set in the environment is left alone."""
-  import estimator_utils  # pylint: disable=g-import-not-at-top
+  from lert.engine import estimator_utils  # pylint: disable=g-import-not-at-top
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
   fields = tf.ConfigProto().graph_options.rewrite_options.DESCRIPTOR.fields_by_name
   if "auto_mixed_precision_onednn_bfloat16" not in fields:

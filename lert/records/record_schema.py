@@ -6,14 +6,13 @@ A record type is a list of fields: name, length and dtype (`int64` or
 `max_predictions_per_seq`) given when the type is used. From the one
 declaration come the TensorFlow parsing spec (`tf_spec`), the `feature_spec`
 entry of the pretraining sidecar (`sidecar_entry`), the generator's record
-encoder (record_writer.ExampleEncoder) and the fine-tuning records
+encoder (record_codec.ExampleEncoder) and the fine-tuning records
 (`make_record`), so that writer and reader cannot drift apart.
 """
 
 import collections
 
-import linguistics
-
+from lert import linguistics
 # The settings a length may name, and the two dtypes of tf.train.Example lists.
 SEQ, PREDICTIONS = "max_seq_length", "max_predictions_per_seq"
 INT64, FLOAT32 = "int64", "float32"

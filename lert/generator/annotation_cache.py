@@ -17,8 +17,8 @@ its `.progress/` file; the build stage reads a shard only through
 import hashlib
 import json
 
-import generator_io
-from generator_io import DataError
+from lert import fileio
+from lert.fileio import DataError
 
 CACHE_FORMAT = "lert-annotation-cache/2"
 # Sentences are annotated in groups of this many (LTP batches within a group).
@@ -128,7 +128,7 @@ def read_cache_shard(path, integrity):
   documents.
   """
   try:
-    size = generator_io.getsize(path)
+    size = fileio.getsize(path)
   except OSError as e:
     raise DataError("annotation cache shard %s cannot be read (%s); %s" %
                     (path, e.strerror or e, reannotate_advice(path)))
@@ -138,7 +138,7 @@ def read_cache_shard(path, integrity):
                     (path, size, integrity["bytes"], reannotate_advice(path)))
   digest = hashlib.sha256()
   lines = 0
-  with generator_io.open_file(path) as handle:
+  with fileio.open_file(path) as handle:
     for lines, raw in enumerate(handle, 1):
       digest.update(raw)
       yield lines, raw

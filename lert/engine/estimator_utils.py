@@ -20,12 +20,11 @@ import numpy as np
 import tensorflow as _tf_root
 import tensorflow.compat.v1 as tf
 
-import checkpoint_names
-import errors
+from lert.checkpoints import checkpoint_names
+from lert import errors
 import modeling
-import session_runner
-import settings
-
+from lert.engine import session_runner
+from lert import settings
 # tf.compat.v2 is reachable from the root module in TF 1.15 and TF 2.x alike.
 _summary_v2 = _tf_root.compat.v2.summary
 

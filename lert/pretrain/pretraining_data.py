@@ -16,11 +16,10 @@ import os
 import re
 import struct
 
-import errors
-import linguistics
-import record_schema
-import record_writer
-
+from lert import errors
+from lert import linguistics
+from lert.records import record_schema
+from lert.records import record_codec
 SIDECAR_SUFFIX = ".json"
 # Name of a sidecar that covers every file in its directory.
 DIRECTORY_SIDECAR = "lert_data.json"
@@ -181,14 +180,14 @@ def _tfrecord_bodies(path):
       problem = None
       if len(header) < 12:
         problem = "cut inside a record header"
-      elif struct.unpack("<I", header[8:])[0] != record_writer.masked_crc(header[:8]):
+      elif struct.unpack("<I", header[8:])[0] != record_codec.masked_crc(header[:8]):
         problem = "a record header fails its CRC"
       else:
         length = struct.unpack("<Q", header[:8])[0]
         body = handle.read(length + 4)
         if len(body) < length + 4:
           problem = "cut inside a record"
-        elif struct.unpack("<I", body[-4:])[0] != record_writer.masked_crc(body[:-4]):
+        elif struct.unpack("<I", body[-4:])[0] != record_codec.masked_crc(body[:-4]):
           problem = "a record fails its CRC"
       if problem:
         raise DatasetError("%s: not a whole TFRecord file: %s at byte %d (record "

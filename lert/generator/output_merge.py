@@ -19,11 +19,11 @@ import hashlib
 import os
 import random
 
-import generator_io
-import generator_jobs
-import pretraining_data
-import record_writer
-from generator_io import DataError
+from lert import fileio
+from lert.generator import shard_jobs
+from lert.pretrain import pretraining_data
+from lert.records import record_codec
+from lert.fileio import DataError
 
 
 def merge_seed(random_seed):
@@ -33,11 +33,11 @@ def merge_seed(random_seed):
 
 
 def _read_shard(path, integrity):
-  data = generator_io.read_bytes(path)
+  data = fileio.read_bytes(path)
   if hashlib.sha256(data).hexdigest() != integrity["sha256"]:
     raise DataError("%s changed since it was built (sha256 differs); delete it "
                     "and run again to rebuild it" % path)
-  return record_writer.split_tfrecords(data)
+  return record_codec.split_tfrecords(data)
 
 
 def fill_output_files(options, sidecar):
@@ -51,16 +51,16 @@ def fill_output_files(options, sidecar):
   paths = options.output_files()
   shards = {}
   for index, path in enumerate(paths):
-    shards[path] = generator_jobs.write_records(path, records[index::len(paths)])
+    shards[path] = shard_jobs.write_records(path, records[index::len(paths)])
   data_set = {"files": paths, "num_instances": len(records),
               "work_dir": work_dir}
   for path in paths:
     name = os.path.basename(path)
     own = dict(sidecar, files=[name], shards={name: shards[path]},
                num_instances=shards[path]["records"], data_set=data_set)
-    generator_io.write_atomically(path + pretraining_data.SIDECAR_SUFFIX,
-                                  generator_io.json_bytes(own))
-  generator_io.log("wrote %d instances into %d file(s) as Google's generator "
+    fileio.write_atomically(path + pretraining_data.SIDECAR_SUFFIX,
+                                  fileio.json_bytes(own))
+  fileio.log("wrote %d instances into %d file(s) as Google's generator "
                    "does (shuffled, instance i into file i %% %d), each with its "
                    "sidecar <file>%s; the shards and the annotation cache stay "
                    "in %s" % (len(records), len(paths), len(paths),

@@ -33,8 +33,8 @@ import struct
 
 import numpy as np
 
-import errors
-import linguistics
+from lert import errors
+from lert import linguistics
 import tokenization
 
 HF_WEIGHTS_FILE = "model.safetensors"

@@ -65,8 +65,7 @@ import os
 import re
 import sys
 
-import linguistics
-
+from lert import linguistics
 SentenceAnnotation = collections.namedtuple(
     "SentenceAnnotation", ["words", "pos", "entities", "dep", "heads"])
 

@@ -13,10 +13,10 @@ its first few cases, and the report shows them.
 import collections
 import os
 
-import generator_io
-import linguistics
-import pretraining_data
-import record_schema
+from lert import fileio
+from lert import linguistics
+from lert.pretrain import pretraining_data
+from lert.records import record_schema
 import tokenization
 
 DATA_FORMAT = "lert-pretraining-data/2"
@@ -164,7 +164,7 @@ def _read_progress_files(directory, names):
   """(summed statistics, {name: integrity record}) of finished shards."""
   total, shards = {}, {}
   for name in names:
-    record = generator_io.read_json(generator_io.progress_path(directory, name))
+    record = fileio.read_json(fileio.progress_path(directory, name))
     add_counts(total, record["statistics"])
     shards[name] = record["shard"]
   return total, shards
@@ -191,7 +191,7 @@ def _add_shares(build):
 def make_sidecar(options, manifest, identity):
   """The sidecar of the output shards, from every shard's statistics."""
   count = len(manifest["shards"])
-  outputs = [generator_io.output_name(i, count) for i in range(count)]
+  outputs = [fileio.output_name(i, count) for i in range(count)]
   annotation, _ = _read_progress_files(
       options.resolved_cache_dir(), [shard["name"] for shard in manifest["shards"]])
   build, shards = _read_progress_files(options.resolved_output_dir(), outputs)
@@ -219,7 +219,7 @@ def make_sidecar(options, manifest, identity):
                       for task in linguistics.TASKS},
       "max_seq_length": options.max_seq_length,
       "max_predictions_per_seq": options.max_predictions_per_seq,
-      "vocab_file": generator_io.absolute(options.vocab_file),
+      "vocab_file": fileio.absolute(options.vocab_file),
       "vocab_size": len(tokenization.load_vocab(options.vocab_file)),
       "feature_spec": record_schema.PRETRAINING.sidecar_entry(
           max_seq_length=options.max_seq_length,
@@ -239,8 +239,8 @@ def make_sidecar(options, manifest, identity):
 
 def write_sidecar(output_dir, sidecar):
   """Writes `<output_dir>/lert_data.json`."""
-  generator_io.write_atomically(os.path.join(output_dir, SIDECAR),
-                                generator_io.json_bytes(sidecar))
+  fileio.write_atomically(os.path.join(output_dir, SIDECAR),
+                                fileio.json_bytes(sidecar))
 
 
 # --- The report -------------------------------------------------------------------------

@@ -27,17 +27,17 @@ import os
 import random
 import time
 
-import annotation_cache
-import annotators
-import corpus_reader
-import generator_io
-import generator_stats
-import instance_builder
-import linguistics
-import record_schema
-import record_writer
+from lert.generator import annotation_cache
+from lert.generator import annotators
+from lert.generator import corpus_reader
+from lert import fileio
+from lert.generator import data_stats
+from lert.generator import instance_builder
+from lert import linguistics
+from lert.records import record_schema
+from lert.records import record_codec
 import tokenization
-from generator_io import DataError
+from lert.fileio import DataError
 
 try:
   import resource
@@ -70,8 +70,8 @@ def _manifest_identity(options, files, description, splitter_name):
       "input_format": options.input_format,
       "sentence_splitter": splitter_name,
       "shard_size_mb": options.shard_size_mb,
-      "inputs": [{"path": path, "size": generator_io.getsize(path),
-                  "mtime_ns": generator_io.mtime_ns(path)} for path in files],
+      "inputs": [{"path": path, "size": fileio.getsize(path),
+                  "mtime_ns": fileio.mtime_ns(path)} for path in files],
   }
 
 
@@ -80,10 +80,10 @@ def prepare_cache(options):
   cache_dir = options.resolved_cache_dir()
   manifest_path = os.path.join(cache_dir, MANIFEST)
   if options.stage in ("build", "finalize"):
-    if not generator_io.isfile(manifest_path):
+    if not fileio.isfile(manifest_path):
       raise DataError("--cache_dir %s holds no annotation cache (%s is missing); "
                       "run --stage=annotate first" % (cache_dir, MANIFEST))
-    return generator_io.read_json(manifest_path)
+    return fileio.read_json(manifest_path)
   files = corpus_reader.expand_input_patterns(options.input_file)
   try:
     description = annotators.annotator_class(options.annotator).describe(
@@ -95,9 +95,9 @@ def prepare_cache(options):
   except annotators.AnnotatorError as e:
     raise DataError(str(e))
   identity = _manifest_identity(options, files, description, splitter_name)
-  generator_io.ensure_writable_dir(cache_dir, "cache_dir")
-  if generator_io.isfile(manifest_path):
-    manifest = generator_io.read_json(manifest_path)
+  fileio.ensure_writable_dir(cache_dir, "cache_dir")
+  if fileio.isfile(manifest_path):
+    manifest = fileio.read_json(manifest_path)
     stored = {key: manifest.get(key) for key in identity}
     if stored != identity:
       differing = [key for key in identity if stored[key] != identity[key]]
@@ -113,18 +113,18 @@ def prepare_cache(options):
       {"file": file_index, "start": start, "end": end, "first_line": first_line,
        "name": "annotations-%05d-of-%05d" % (index, len(plan))}
       for index, (file_index, start, end, first_line) in enumerate(plan)]
-  generator_io.write_atomically(manifest_path, generator_io.json_bytes(manifest))
+  fileio.write_atomically(manifest_path, fileio.json_bytes(manifest))
   return manifest
 
 
 def build_identity(options, manifest):
   """What makes an output directory's data what it is (checked on resume)."""
   return {
-      "format": generator_stats.DATA_FORMAT,
+      "format": data_stats.DATA_FORMAT,
       "annotation_cache": {key: manifest[key] for key in (
           "annotator", "input_format", "sentence_splitter", "inputs",
           "shard_size_mb")},
-      "vocab_sha256": generator_io.file_sha256(options.vocab_file),
+      "vocab_sha256": fileio.file_sha256(options.vocab_file),
       "do_lower_case": bool(options.do_lower_case),
       "max_seq_length": options.max_seq_length,
       "max_predictions_per_seq": options.max_predictions_per_seq,
@@ -143,16 +143,16 @@ def check_build_config(options, identity):
   """Refuses an output directory made with other settings; records ours (a
   finalize, which builds nothing, needs a build to have recorded them)."""
   output_dir = options.resolved_output_dir()
-  config_path = os.path.join(output_dir, generator_io.PROGRESS_DIR, BUILD_CONFIG)
-  if not generator_io.isfile(config_path):
+  config_path = os.path.join(output_dir, fileio.PROGRESS_DIR, BUILD_CONFIG)
+  if not fileio.isfile(config_path):
     if options.stage == "finalize":
       raise DataError("--stage=finalize: nothing was built in %s (%s is "
                       "missing); run --stage=build (or all) first" %
-                      (output_dir, os.path.join(generator_io.PROGRESS_DIR,
+                      (output_dir, os.path.join(fileio.PROGRESS_DIR,
                                                 BUILD_CONFIG)))
-    generator_io.write_atomically(config_path, generator_io.json_bytes(identity))
+    fileio.write_atomically(config_path, fileio.json_bytes(identity))
     return
-  stored = generator_io.read_json(config_path)
+  stored = fileio.read_json(config_path)
   if stored != identity:
     differing = sorted(k for k in identity if stored.get(k) != identity[k])
     where = ("--output_dir %s" % output_dir if options.output_dir else
@@ -163,15 +163,15 @@ def check_build_config(options, identity):
 
 def _read_progress(path):
   """A part's progress record, or None when the part is not done."""
-  return generator_io.read_json(path) if generator_io.isfile(path) else None
+  return fileio.read_json(path) if fileio.isfile(path) else None
 
 
 def _output_is_current(output_file, record, cache_record):
   """Was the output shard built from this cache shard and left as written?"""
   return (record is not None and cache_record is not None and
           record["cache_sha256"] == cache_record["shard"]["sha256"] and
-          generator_io.isfile(output_file) and
-          generator_io.getsize(output_file) == record["shard"]["bytes"])
+          fileio.isfile(output_file) and
+          fileio.getsize(output_file) == record["shard"]["bytes"])
 
 
 def make_jobs(options, manifest):
@@ -186,9 +186,9 @@ def make_jobs(options, manifest):
       continue
     path = manifest["inputs"][shard["file"]]["path"]
     cache_file = os.path.join(cache_dir, shard["name"] + ".jsonl")
-    cache_done = generator_io.progress_path(cache_dir, shard["name"])
+    cache_done = fileio.progress_path(cache_dir, shard["name"])
     cache_record = _read_progress(cache_done)
-    if not generator_io.isfile(cache_file):
+    if not fileio.isfile(cache_file):
       cache_record = None  # deleted, to be annotated again
     job = {"index": index, "input": (path, shard["start"], shard["end"],
                                      shard["first_line"]),
@@ -198,9 +198,9 @@ def make_jobs(options, manifest):
            "annotate": options.stage in ("annotate", "all") and not cache_record,
            "build": False}
     if options.stage != "annotate":
-      name = generator_io.output_name(index, len(shards))
+      name = fileio.output_name(index, len(shards))
       job["output_file"] = os.path.join(output_dir, name)
-      job["output_done"] = generator_io.progress_path(output_dir, name)
+      job["output_done"] = fileio.progress_path(output_dir, name)
       job["build"] = job["annotate"] or not _output_is_current(
           job["output_file"], _read_progress(job["output_done"]), cache_record)
       if options.stage == "build" and not cache_record:
@@ -254,7 +254,7 @@ class Worker(object):
       options = self.config["options"]
       tokenizer = tokenization.FullTokenizer(options.vocab_file,
                                              options.do_lower_case)
-      encoder = record_writer.ExampleEncoder(
+      encoder = record_codec.ExampleEncoder(
           record_schema.PRETRAINING, len(tokenizer.vocab),
           memoized=("input_mask", "segment_ids", "masked_lm_weights"),
           max_seq_length=options.max_seq_length,
@@ -267,7 +267,7 @@ class Worker(object):
 
 def annotate_shard(worker, job):
   """Stage 1 for one shard: input bytes -> cache shard; returns its progress record."""
-  stats = generator_stats.annotation_statistics()
+  stats = data_stats.annotation_statistics()
   started = time.time()
   path, start, end, first_line = job["input"]
   if start == end == 0:
@@ -288,11 +288,11 @@ def annotate_shard(worker, job):
       annotation_cache.annotate_documents(documents, annotator, path, stats,
                                           report)))
   stats.add_tables(annotator.take_statistics())
-  generator_io.write_atomically(job["cache_file"], data)
+  fileio.write_atomically(job["cache_file"], data)
   stats.add("input_bytes", end - start)
   result = {"shard": integrity, "statistics": stats.to_dict(),
             "seconds": time.time() - started}
-  generator_io.write_atomically(job["cache_done"], generator_io.json_bytes(result))
+  fileio.write_atomically(job["cache_done"], fileio.json_bytes(result))
   return result
 
 
@@ -302,11 +302,11 @@ def write_records(path, serialized):
   sizes = []
 
   def chunks():
-    for chunk in record_writer.tfrecord_chunks(serialized):
+    for chunk in record_codec.tfrecord_chunks(serialized):
       digest.update(chunk)
       sizes.append(len(chunk))
       yield chunk
-  generator_io.write_atomically(path, chunks())
+  fileio.write_atomically(path, chunks())
   return {"records": len(serialized), "bytes": sum(sizes),
           "sha256": digest.hexdigest()}
 
@@ -316,13 +316,13 @@ def build_shard(worker, job):
   tokenizer, builder, encoder = worker.build_tools()
   options = worker.config["options"]
   labelled = set(worker.config["labelled_tasks"])
-  stats = generator_stats.BuildStatistics(len(options.ngram_probs), labelled)
+  stats = data_stats.BuildStatistics(len(options.ngram_probs), labelled)
   started = time.time()
   rng = random.Random(shard_seed(options.random_seed, job["index"]))
   mapper = linguistics.TagMapper()
   serialized = []
   cache_file = job["cache_file"]
-  cache_integrity = generator_io.read_json(job["cache_done"])["shard"]
+  cache_integrity = fileio.read_json(job["cache_done"])["shard"]
   total = float(max(1, cache_integrity["bytes"]))
   done_bytes = 0
   last_report = time.time()
@@ -359,7 +359,7 @@ def build_shard(worker, job):
   stats.finish(mapper)
   result = {"shard": integrity, "cache_sha256": cache_integrity["sha256"],
             "statistics": stats.to_dict(), "seconds": time.time() - started}
-  generator_io.write_atomically(job["output_done"], generator_io.json_bytes(result))
+  fileio.write_atomically(job["output_done"], fileio.json_bytes(result))
   return result
 
 

@@ -22,8 +22,7 @@ import re
 import sys
 import uuid
 
-import errors
-
+from lert import errors
 # Where each directory keeps its per-shard statistics ("done" markers).
 PROGRESS_DIR = ".progress"
 TEMPORARY_MARK = ".tmp-"

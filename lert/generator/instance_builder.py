@@ -37,7 +37,7 @@ per shard), so the instances depend only on the seed and the input.
 
 import bisect
 
-import linguistics
+from lert import linguistics
 import tokenization
 
 CLS, SEP, MASK = "[CLS]", "[SEP]", "[MASK]"
@@ -151,7 +151,7 @@ class Instance(object):
 
   def features(self):
     """Its record_schema.PRETRAINING values, before zero padding; mask and
-    weights as tuples (record_writer.ExampleEncoder keeps their entries)."""
+    weights as tuples (record_codec.ExampleEncoder keeps their entries)."""
     values = {"input_ids": self.input_ids, "input_mask": (1,) * len(self.input_ids),
               "segment_ids": (), "masked_lm_positions": self.positions,
               "masked_lm_ids": self.original_ids,
@@ -166,7 +166,7 @@ class InstanceBuilder(object):
   """Cuts a document's segments into instances and masks them (one rng per shard).
 
   `options` has the generator's masking settings (create_pretraining_data
-  .Options); `stats` (generator_stats.BuildStatistics) counts cut words and
+  .Options); `stats` (data_stats.BuildStatistics) counts cut words and
   split sentences.
   """
 

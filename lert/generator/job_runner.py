@@ -14,9 +14,9 @@ import os
 import threading
 import time
 
-import generator_io
-import generator_jobs
-from generator_io import DataError
+from lert import fileio
+from lert.generator import shard_jobs
+from lert.fileio import DataError
 
 
 # The worker state of a pool process (set by its initializer).
@@ -35,12 +35,12 @@ def _init_pool_worker(config, queue, parent_pid):
     if fraction >= 1.0 or now - state["last"] > 0.5:
       state["last"] = now
       queue.put((job["index"], fraction))
-  _PROCESS_WORKER = generator_jobs.Worker(config, report)
+  _PROCESS_WORKER = shard_jobs.Worker(config, report)
 
 
 def _pool_job(job):
   try:
-    return generator_jobs.run_job(_PROCESS_WORKER, job)
+    return shard_jobs.run_job(_PROCESS_WORKER, job)
   except (DataError, OSError) as e:
     return {"index": job["index"], "error": str(e)}
 
@@ -78,7 +78,7 @@ class _Progress(object):
     eta = ("%d:%02d:%02d" % (remaining // 3600, remaining % 3600 // 60,
                              remaining % 60)) if remaining != float("inf") else "?"
     speed = ("%.2f MB/s" % (rate / 1e6)) if rate >= 1e5 else ("%.1f KB/s" % (rate / 1e3))
-    generator_io.log("%s: %d/%d shards, %.2f/%.2f MB (%.0f%%), %s, ETA %s" % (
+    fileio.log("%s: %d/%d shards, %.2f/%.2f MB (%.0f%%), %s, ETA %s" % (
         self.label, self.done, self.count, done_bytes / 1e6, self.total / 1e6,
         100.0 * done_bytes / self.total, speed, eta))
 
@@ -88,10 +88,10 @@ def execute_jobs(jobs, worker_config, num_workers, label):
   progress = _Progress(label, jobs)
   results = []
   if num_workers == 1 or len(jobs) <= 1:
-    worker = generator_jobs.Worker(
+    worker = shard_jobs.Worker(
         worker_config, lambda job, fraction: progress.update(job["index"], fraction))
     for job in jobs:
-      results.append(generator_jobs.run_job(worker, job))
+      results.append(shard_jobs.run_job(worker, job))
     return results
   context = multiprocessing.get_context("spawn")
   queue = context.Queue()

@@ -24,14 +24,16 @@ import time
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+import lert
+
 import cmrc2018_evaluate
-import errors
-import estimator_utils
-import finetuning_data
+from lert import errors
+from lert.engine import estimator_utils
+from lert.finetune import finetuning_data
 import modeling
 import optimization
-import record_schema
-import settings
+from lert.records import record_schema
+from lert import settings
 import tokenization
 
 CLASSIFICATION = "classification"
@@ -39,7 +41,7 @@ SPAN = "span"
 TAGGING = "tagging"
 FAMILIES = (CLASSIFICATION, SPAN, TAGGING)
 
-_REPO_DIR = os.path.dirname(os.path.abspath(__file__))
+_REPO_DIR = lert.REPO_DIR
 
 
 # ---------------------------------------------------------------------------

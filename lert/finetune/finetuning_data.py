@@ -19,10 +19,8 @@ import json
 import math
 import os
 
-import errors
-import record_schema
-
-
+from lert import errors
+from lert.records import record_schema
 class DataError(errors.UserError):
   """Malformed or inconsistent task data; the message names file and line."""
 

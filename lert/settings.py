@@ -24,8 +24,7 @@ import collections
 import os
 import sys
 
-import errors
-
+from lert import errors
 # Values of --distribution.
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
 OPTIMIZERS = ("adamw", "lamb")

@@ -38,11 +38,11 @@ it is read; a few bad lines in a UTF-8 file are counted, not fatal.
 
 import re
 
-import annotators
-import generator_io
-import preannotated
+from lert.generator import annotators
+from lert import fileio
+from lert.generator import preannotated
 import tokenization
-from generator_io import DataError
+from lert.fileio import DataError
 
 INPUT_FORMATS = ("sentence_per_line", "doc_per_line", "wikiextractor") + tuple(
     annotators.PREANNOTATED_FORMATS)
@@ -61,15 +61,15 @@ def expand_input_patterns(patterns):
   """Comma-separated globs -> sorted existing files; DataError if one matches none."""
   files = []
   for pattern in [p.strip() for p in patterns.split(",") if p.strip()]:
-    matches = generator_io.glob(pattern)
+    matches = fileio.glob(pattern)
     if not matches:
       raise DataError("--input_file %s: no such file (the pattern matched nothing)"
                       % pattern)
     for match in matches:
-      if generator_io.isdir(match):
+      if fileio.isdir(match):
         raise DataError("--input_file %s is a directory; give files or globs "
                         "such as %s/*.txt" % (match, match))
-      path = generator_io.absolute(match)
+      path = fileio.absolute(match)
       if path not in files:
         files.append(path)
   if not files:
@@ -102,7 +102,7 @@ def check_input_files(files):
   """Refuses, before any work, a file that cannot be read or is not UTF-8."""
   for path in files:
     try:
-      with generator_io.open_file(path) as handle:
+      with fileio.open_file(path) as handle:
         head = handle.read(_SNIFF_BYTES)
         complete = not handle.read(1)
     except OSError as e:
@@ -154,7 +154,7 @@ def plan_shards(files, input_format, shard_bytes):
     offset = start = 0
     line_number, first_line = 0, 1
     previous = None
-    with generator_io.open_file(path) as handle:
+    with fileio.open_file(path) as handle:
       for line in handle:
         # People's Daily: an article ends where the next line's id differs.
         if (people_daily and previous is not None and offset - start >= shard_bytes
@@ -205,7 +205,7 @@ def read_shard_lines(path, start, end, first_line, stats, clean=True):
   UTF-8 is refused (DataError).
   """
   try:
-    with generator_io.open_file(path) as handle:
+    with fileio.open_file(path) as handle:
       handle.seek(start)
       data = handle.read(end - start)
   except OSError as e:

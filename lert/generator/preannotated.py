@@ -27,10 +27,8 @@ import collections
 import json
 import re
 
-import annotators
-import linguistics
-
-
+from lert.generator import annotators
+from lert import linguistics
 class FormatError(ValueError):
   """A line that is not in its input format (the message says why)."""
 
