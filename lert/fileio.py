@@ -13,6 +13,7 @@ a directory may have the same pids) and renamed, so a killed run leaves
 temporaries (deleted by the next run) but never a torn file.
 """
 
+import collections
 import contextlib
 import glob as local_glob
 import hashlib
@@ -26,6 +27,8 @@ from lert import errors
 # Where each directory keeps its per-shard statistics ("done" markers).
 PROGRESS_DIR = ".progress"
 TEMPORARY_MARK = ".tmp-"
+# What to do with a progress or plan file that does not parse.
+RESTART_ADVICE = "delete it to start that part over"
 # The shard number in the name of a cache or output shard (or its progress file).
 _SHARD_NUMBER = re.compile(r"-(\d{5})-of-\d{5}\.")
 # tokenization.py reads the vocabulary of such paths through tf.io.gfile too.
@@ -173,12 +176,52 @@ def json_bytes(value):
           "\n").encode("utf-8")
 
 
-def read_json(path):
+def read_json(path, what="file", advice=None, ordered=False):
+  """The JSON value in `path` (local or remote); a UserError names the file.
+
+  `what` says what the file is ("sidecar", "config"); `advice` is added to
+  the message of a file that exists but does not parse; `ordered` keeps the
+  order of object keys (OrderedDict).
+  """
   try:
-    return json.loads(read_bytes(path).decode("utf-8"))
+    data = read_bytes(path)
+  except (IOError, OSError) as e:
+    raise errors.UserError("cannot read the %s %s: %s" % (
+        what, path, getattr(e, "strerror", None) or e))
+  hook = collections.OrderedDict if ordered else None
+  try:
+    return json.loads(data.decode("utf-8-sig"), object_pairs_hook=hook)
+  except UnicodeDecodeError as e:
+    raise errors.UserError("%s: the %s is not UTF-8 (%s)" % (path, what, e.reason))
   except ValueError as e:
-    raise DataError("%s: not valid JSON (%s); delete it to start that part over"
-                    % (path, e))
+    raise errors.UserError("%s: the %s is not valid JSON (%s)%s" % (
+        path, what, e, "; " + advice if advice else ""))
+
+
+def expand_patterns(patterns, flag):
+  """Comma-separated globs (or a list of them) -> the files they match.
+
+  Each pattern's matches are sorted; a file matched twice is kept once, in
+  its first place. A pattern that matches nothing, or matches a directory,
+  is a UserError naming `--flag`.
+  """
+  if isinstance(patterns, str):
+    patterns = patterns.split(",")
+  files = []
+  for pattern in [p.strip() for p in patterns if p.strip()]:
+    matches = glob(pattern)
+    if not matches:
+      raise errors.UserError("--%s %s: no such file (the pattern matched nothing)"
+                             % (flag, pattern))
+    for match in matches:
+      if isdir(match):
+        raise errors.UserError("--%s %s is a directory; give files or globs "
+                               "such as %s/*" % (flag, match, match.rstrip("/")))
+      if match not in files:
+        files.append(match)
+  if not files:
+    raise errors.UserError("--%s names no file" % flag)
+  return files
 
 
 def ensure_writable_dir(path, flag):

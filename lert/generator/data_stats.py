@@ -164,7 +164,7 @@ def _read_progress_files(directory, names):
   """(summed statistics, {name: integrity record}) of finished shards."""
   total, shards = {}, {}
   for name in names:
-    record = fileio.read_json(fileio.progress_path(directory, name))
+    record = fileio.read_json(fileio.progress_path(directory, name), advice=fileio.RESTART_ADVICE)
     add_counts(total, record["statistics"])
     shards[name] = record["shard"]
   return total, shards

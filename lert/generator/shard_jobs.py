@@ -83,7 +83,7 @@ def prepare_cache(options):
     if not fileio.isfile(manifest_path):
       raise DataError("--cache_dir %s holds no annotation cache (%s is missing); "
                       "run --stage=annotate first" % (cache_dir, MANIFEST))
-    return fileio.read_json(manifest_path)
+    return fileio.read_json(manifest_path, advice=fileio.RESTART_ADVICE)
   files = corpus_reader.expand_input_patterns(options.input_file)
   try:
     description = annotators.annotator_class(options.annotator).describe(
@@ -97,7 +97,7 @@ def prepare_cache(options):
   identity = _manifest_identity(options, files, description, splitter_name)
   fileio.ensure_writable_dir(cache_dir, "cache_dir")
   if fileio.isfile(manifest_path):
-    manifest = fileio.read_json(manifest_path)
+    manifest = fileio.read_json(manifest_path, advice=fileio.RESTART_ADVICE)
     stored = {key: manifest.get(key) for key in identity}
     if stored != identity:
       differing = [key for key in identity if stored[key] != identity[key]]
@@ -152,7 +152,7 @@ def check_build_config(options, identity):
                                                 BUILD_CONFIG)))
     fileio.write_atomically(config_path, fileio.json_bytes(identity))
     return
-  stored = fileio.read_json(config_path)
+  stored = fileio.read_json(config_path, advice=fileio.RESTART_ADVICE)
   if stored != identity:
     differing = sorted(k for k in identity if stored.get(k) != identity[k])
     where = ("--output_dir %s" % output_dir if options.output_dir else
@@ -163,7 +163,7 @@ def check_build_config(options, identity):
 
 def _read_progress(path):
   """A part's progress record, or None when the part is not done."""
-  return fileio.read_json(path) if fileio.isfile(path) else None
+  return fileio.read_json(path, advice=fileio.RESTART_ADVICE) if fileio.isfile(path) else None
 
 
 def _output_is_current(output_file, record, cache_record):
@@ -322,7 +322,7 @@ def build_shard(worker, job):
   mapper = linguistics.TagMapper()
   serialized = []
   cache_file = job["cache_file"]
-  cache_integrity = fileio.read_json(job["cache_done"])["shard"]
+  cache_integrity = fileio.read_json(job["cache_done"], advice=fileio.RESTART_ADVICE)["shard"]
   total = float(max(1, cache_integrity["bytes"]))
   done_bytes = 0
   last_report = time.time()
