@@ -18,6 +18,6 @@ for env in tf1 tf2 tf-latest; do
     continue
   fi
   echo "=== tests in .venv-$env ($($py -c 'import sys, tensorflow as tf; print("Python", sys.version.split()[0], "TensorFlow", tf.__version__)' 2>/dev/null)) ==="
-  "$py" -m pytest -q tests "$@" || status=1
+  "$py" -m pytest -q -rs tests "$@" || status=1
 done
 exit $status
