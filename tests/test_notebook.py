@@ -29,3 +29,28 @@ def test_notebook_is_stripped_and_parses():
                  "convert_lert_to_hf.py", "fill-mask", "lert_heads_torch",
                  "run_classifier.py", "requirements/colab.txt"):
     assert script in text, script
+
+
+def _code_cells():
+  with open(NOTEBOOK, encoding="utf-8") as handle:
+    notebook = json.load(handle)
+  return ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+def test_setup_cell_clones_the_repository_outside_a_checkout(tmp_path, monkeypatch):
+  """Colab starts outside any checkout: the first cell clones REPO_URL into lert/."""
+  setup = _code_cells()[0]
+  head = setup.split("os.chdir(find_repository())")[0]
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.setenv("LERT_REPO_URL", REPO_ROOT)
+  monkeypatch.delenv("LERT_REPO", raising=False)
+  namespace = {}
+  exec(compile(head, "setup cell", "exec"), namespace)
+  assert os.path.isfile(str(tmp_path / "lert" / "run_pretraining.py"))
+  assert namespace["find_repository"]() == "lert"
+
+
+def test_optional_cell_starts_from_the_released_checkpoint_or_says_it_skips():
+  last = _code_cells()[-1]
+  assert "hfl/chinese-lert-base" in last and "convert_hf_to_lert.py" in last
+  assert 'print("skipped: hfl/chinese-lert-base is not available here' in last
