@@ -6,7 +6,7 @@ TF2 := .venv-tf2/bin/python
 .PHONY: setup setup-tf1 setup-tf2 setup-tf-latest test test-tf1 test-tf2 test-tf-latest lint notebook demo ablation bench
 
 ## Build the three virtual environments (.venv-tf1: Py3.7+TF1.15.5, .venv-tf2: Py3.11+TF2.15.1,
-## .venv-tf-latest: Py3.12+the newest TF).
+## .venv-tf-latest: Py3.12+the newest TF). GPU=1 installs TensorFlow's GPU build instead.
 setup:
 	bash scripts/setup_envs.sh all
 

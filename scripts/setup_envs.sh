@@ -4,6 +4,10 @@
 #   .venv-tf2        Python 3.11 + TensorFlow 2.15.1 (+ torch, transformers, LTP)
 #   .venv-tf-latest  Python 3.12 + the newest TensorFlow (no tf.estimator)
 # Usage: scripts/setup_envs.sh [tf1|tf2|tf-latest|all]
+#        scripts/setup_envs.sh --print-requirements tf1|tf2|tf-latest
+# GPU=1 installs TensorFlow's GPU build instead of the CPU one: tensorflow[and-cuda] (CUDA
+# and cuDNN from pip) for TF 2, tensorflow-gpu for TF 1.15 (CUDA 10.0 and cuDNN 7 from the
+# system). The environment is rebuilt when GPU changes.
 # An environment whose interpreter is missing is reported with the exact fix; the
 # other one is still built.  Exit status is non-zero if any requested env failed.
 set -u
@@ -21,6 +25,17 @@ find_python() {  # $1 = version prefix, e.g. 3.7
   return 1
 }
 
+requirements() {  # $1 = requirements file: its lines and those it includes with -r, as installed
+  local req=$1
+  { cat "$req"; sed -n 's/^-r //p' "$req" | while read -r inc; do cat "$(dirname "$req")/$inc"; done; } |
+    grep -v '^-r ' |
+    if [ "${GPU:-0}" = 1 ]; then
+      sed -e 's/^tensorflow-cpu==/tensorflow[and-cuda]==/' -e 's/^tensorflow==1\./tensorflow-gpu==1./'
+    else
+      cat
+    fi
+}
+
 build() {  # $1 = name (tf1|tf2|tf-latest), $2 = python version, $3 = requirements file
   local name=$1 pyver=$2 req=$3 venv=.venv-$1 py
   if ! py=$(find_python "$pyver"); then
@@ -28,9 +43,9 @@ build() {  # $1 = name (tf1|tf2|tf-latest), $2 = python version, $3 = requiremen
     echo "setup:   install it with 'pyenv install $pyver' (or your OS package python$pyver) and rerun 'make setup'." >&2
     return 1
   fi
-  # The marker holds the requirements (and the files they include with -r).
+  # The marker holds the requirements as installed (the files included with -r, GPU's).
   local wanted
-  wanted=$(cat "$req"; sed -n 's/^-r //p' "$req" | while read -r inc; do cat "$(dirname "$req")/$inc"; done)
+  wanted=$(requirements "$req")
   if [ -f "$venv/.built" ] && [ "$wanted" = "$(cat "$venv/.built")" ]; then
     echo "setup: $venv is up to date ($("$venv/bin/python" -V 2>&1))."
     return 0
@@ -39,7 +54,7 @@ build() {  # $1 = name (tf1|tf2|tf-latest), $2 = python version, $3 = requiremen
   rm -rf "$venv"
   "$py" -m venv "$venv" || return 1
   "$venv/bin/python" -m pip install -q --upgrade "pip<24.1" wheel || return 1
-  "$venv/bin/python" -m pip install -q -r "$req" || return 1
+  "$venv/bin/python" -m pip install -q -r <(printf '%s\n' "$wanted") || return 1
   printf '%s' "$wanted" > "$venv/.built"
   echo "setup: $venv ready: $("$venv/bin/python" -c 'import sys, tensorflow as tf; print("Python", sys.version.split()[0], "TensorFlow", tf.__version__)' 2>/dev/null)"
 }
@@ -47,7 +62,13 @@ build() {  # $1 = name (tf1|tf2|tf-latest), $2 = python version, $3 = requiremen
 # name, Python version, requirements file of each environment.
 ENVS="tf1:3.7:requirements/tf1.txt tf2:3.11:requirements/tf2.txt tf-latest:3.12:requirements/tf-latest.txt"
 
-if [ "$want" = all ]; then
+if [ "$want" = --print-requirements ]; then
+  for spec in $ENVS; do
+    IFS=: read -r name pyver req <<<"$spec"
+    [ "$name" = "${2:-}" ] && { requirements "$req"; exit 0; }
+  done
+  echo "usage: $0 --print-requirements tf1|tf2|tf-latest" >&2; exit 2
+elif [ "$want" = all ]; then
   # The builds are independent and mostly waiting on downloads: run them side by side.
   mkdir -p .cache
   pids=""
