@@ -12,42 +12,38 @@ file names in --data_dir. Metric: accuracy; predictions go to
 
 from absl import flags
 
-from lert.finetune import finetuning
-from lert.finetune import finetuning_data as fd
+from lert.finetune import classification
+from lert.finetune import common
+from lert.finetune import driver
+from lert.finetune import tasks
 
-C = finetuning.CLASSIFICATION
+C = common.CLASSIFICATION
 for _task in [
-    finetuning.Task("chnsenticorp", C, {"train": "train.tsv", "dev": "dev.tsv",
-                                        "test": "test.tsv"},
-                    fd.read_chnsenticorp, fd.BINARY_LABELS),
+    tasks.Task("chnsenticorp", C, {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"},
+               classification.read_chnsenticorp, classification.BINARY_LABELS),
     # CLUE's TNEWS test.json carries no labels.
-    finetuning.Task("tnews", C, {"train": "train.json", "dev": "dev.json",
-                                 "test": "test.json"},
-                    fd.read_tnews, fd.TNEWS_LABELS),
-    finetuning.Task("xnli", C, {"train": "train.tsv", "dev": "dev.tsv",
-                                "test": "test.tsv"},
-                    fd.read_xnli, fd.NLI_LABELS),
-    finetuning.Task("lcqmc", C, {"train": "train.csv", "dev": "dev.csv",
-                                 "test": "test.csv"},
-                    fd.read_lcqmc, fd.BINARY_LABELS),
-    finetuning.Task("bq", C, {"train": "train.csv", "dev": "dev.csv",
-                              "test": "test.csv"},
-                    fd.read_bq, fd.BINARY_LABELS),
+    tasks.Task("tnews", C, {"train": "train.json", "dev": "dev.json", "test": "test.json"},
+               classification.read_tnews, classification.TNEWS_LABELS),
+    tasks.Task("xnli", C, {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"},
+               classification.read_xnli, classification.NLI_LABELS),
+    tasks.Task("lcqmc", C, {"train": "train.csv", "dev": "dev.csv", "test": "test.csv"},
+               classification.read_lcqmc, classification.BINARY_LABELS),
+    tasks.Task("bq", C, {"train": "train.csv", "dev": "dev.csv", "test": "test.csv"},
+               classification.read_bq, classification.BINARY_LABELS),
     # OCNLI: "train" is the 50k set; --train_split=train_10k / train_3k picks
     # the official smaller ones. test.json carries no labels.
-    finetuning.Task("ocnli", C, {"train": "train.50k.json",
-                                 "train_10k": "train.10k.json",
-                                 "train_3k": "train.3k.json",
-                                 "dev": "dev.json", "test": "test.json"},
-                    fd.read_ocnli, fd.NLI_LABELS),
+    tasks.Task("ocnli", C, {"train": "train.50k.json", "train_10k": "train.10k.json",
+                            "train_3k": "train.3k.json", "dev": "dev.json",
+                            "test": "test.json"},
+               classification.read_ocnli, classification.NLI_LABELS),
 ]:
-  finetuning.register_task(_task)
+  tasks.register_task(_task)
 
 
 def main(argv, flag_values=None):
   del argv  # everything comes from the flags
-  finetuning.main_for_family(C, flag_values if flag_values is not None else flags.FLAGS)
+  driver.main_for_family(C, flag_values if flag_values is not None else flags.FLAGS)
 
 
 if __name__ == "__main__":
-  finetuning.run_script(C, main)
+  driver.run_script(C, main)

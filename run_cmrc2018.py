@@ -13,30 +13,29 @@ scores them with the CMRC 2018 metric (cmrc2018_evaluate.py: EM and F1).
 
 from absl import flags
 
-from lert.finetune import finetuning
-from lert.finetune import finetuning_data as fd
+from lert.finetune import common
+from lert.finetune import driver
+from lert.finetune import span
+from lert.finetune import tasks
 
-S = finetuning.SPAN
+S = common.SPAN
 for _task in [
     # The CMRC 2018 test and challenge sets are hidden (scored by the
     # organisers); trial is the public sample.
-    finetuning.Task("cmrc2018", S, {"train": "cmrc2018_train.json",
-                                    "dev": "cmrc2018_dev.json",
-                                    "trial": "cmrc2018_trial.json",
-                                    "test": "cmrc2018_test.json"},
-                    fd.read_squad_examples),
-    finetuning.Task("drcd", S, {"train": "DRCD_training.json",
-                                "dev": "DRCD_dev.json",
-                                "test": "DRCD_test.json"},
-                    fd.read_squad_examples),
+    tasks.Task("cmrc2018", S, {"train": "cmrc2018_train.json", "dev": "cmrc2018_dev.json",
+                               "trial": "cmrc2018_trial.json", "test": "cmrc2018_test.json"},
+               span.read_squad_examples),
+    tasks.Task("drcd", S, {"train": "DRCD_training.json", "dev": "DRCD_dev.json",
+                           "test": "DRCD_test.json"},
+               span.read_squad_examples),
 ]:
-  finetuning.register_task(_task)
+  tasks.register_task(_task)
 
 
 def main(argv, flag_values=None):
   del argv  # everything comes from the flags
-  finetuning.main_for_family(S, flag_values if flag_values is not None else flags.FLAGS)
+  driver.main_for_family(S, flag_values if flag_values is not None else flags.FLAGS)
 
 
 if __name__ == "__main__":
-  finetuning.run_script(S, main)
+  driver.run_script(S, main)

@@ -15,27 +15,29 @@ input format.
 
 from absl import flags
 
-from lert.finetune import finetuning
-from lert.finetune import finetuning_data as fd
+from lert.finetune import common
+from lert.finetune import driver
+from lert.finetune import tagging
+from lert.finetune import tasks
 
-T = finetuning.TAGGING
-_LABELS = fd.bio_labels(fd.NER_TYPES)  # --tag_scheme=bioes extends them
+T = common.TAGGING
+_LABELS = tagging.bio_labels(tagging.NER_TYPES)  # --tag_scheme=bioes extends them
 
 for _task in [
     # MSRA has no dev split: the paper reports the test set.
-    finetuning.Task("msra_ner", T, {"train": "train.bio", "test": "test.bio"},
-                    fd.read_char_tag_file, _LABELS, eval_split="test"),
+    tasks.Task("msra_ner", T, {"train": "train.bio", "test": "test.bio"},
+               tagging.read_char_tag_file, _LABELS, eval_split="test"),
     # HFL's People's Daily copy has no test split: the paper reports dev.
-    finetuning.Task("peopledaily", T, {"train": "train.txt", "dev": "dev.txt"},
-                    fd.read_char_tag_file, _LABELS, predict_split="dev"),
+    tasks.Task("peopledaily", T, {"train": "train.txt", "dev": "dev.txt"},
+               tagging.read_char_tag_file, _LABELS, predict_split="dev"),
 ]:
-  finetuning.register_task(_task)
+  tasks.register_task(_task)
 
 
 def main(argv, flag_values=None):
   del argv  # everything comes from the flags
-  finetuning.main_for_family(T, flag_values if flag_values is not None else flags.FLAGS)
+  driver.main_for_family(T, flag_values if flag_values is not None else flags.FLAGS)
 
 
 if __name__ == "__main__":
-  finetuning.run_script(T, main)
+  driver.run_script(T, main)

@@ -17,8 +17,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lert.finetune import finetuning  # noqa: E402
-from lert.finetune import finetuning_data as fd  # noqa: E402
+from lert.finetune import common  # noqa: E402
+from lert.finetune import driver  # noqa: E402
+from lert.finetune import tagging  # noqa: E402
+from lert.finetune import tasks  # noqa: E402
 import run_classifier  # noqa: E402,F401  (registers the tasks)
 import run_cmrc2018  # noqa: E402,F401
 import run_ner  # noqa: E402,F401
@@ -46,13 +48,13 @@ EXPECTED = [
 # The BIO test file HFL's Chinese-BERT-wwm points to (same task, other copy).
 EXTRA_NER = (os.path.join("msra_ner", "bio_OYE93", "msra_test_bio.txt"), 3442)
 
-SETTINGS = {finetuning.CLASSIFICATION: finetuning.InputSettings(128, 0, 0, 0, 0),
-            finetuning.SPAN: finetuning.InputSettings(512, 128, 64, 20, 30),
-            finetuning.TAGGING: finetuning.InputSettings(256, 128, 0, 0, 0)}
+# Conversion with each family's default settings (the scripts' flag defaults).
+SETTINGS = dict((family, driver.FinetuneConfig(family).input_settings())
+                for family in tasks.FAMILIES)
 
 
 def count(task, examples, stats):
-  if task.family == finetuning.CLASSIFICATION:
+  if task.family == common.CLASSIFICATION:
     return len(examples) + stats.get("dropped_no_label", 0)
   return len(examples)
 
@@ -75,33 +77,33 @@ def main(argv=None):
   tokenizer = tokenization.FullTokenizer(args.vocab_file, True)
   failures = []
   for name, folder, splits in EXPECTED:
-    task = finetuning.get_task(name)
+    task = tasks.get_task(name)
     data_dir = os.path.join(args.data_dir, folder)
     for split, expected in splits.items():
       start = time.time()
-      examples, stats = finetuning.read_split(task, data_dir, split)
+      examples, stats = tasks.read_split(task, data_dir, split)
       n = count(task, examples, stats)
       verdict = "ok" if expected in (None, n) else "MISMATCH (README: %d)" % (
           expected)
       if expected is not None and n != expected:
         failures.append("%s %s: %d, README %d" % (name, split, n, expected))
       extra = ""
-      if task.family == finetuning.TAGGING:
+      if task.family == common.TAGGING:
         extra = ", longest sentence=%d" % max(len(e.tokens) for e in examples)
       print("%-12s %-9s %7d %s  [%s%s] %.1fs" % (
           name, split, n, verdict, describe(stats), extra,
           time.time() - start))
       if args.convert:
-        family = finetuning.FAMILY_IMPLS[task.family]
+        family = tasks.FAMILIES[task.family]
         is_training = split.startswith("train")
-        if is_training and task.family == finetuning.CLASSIFICATION:
+        if is_training and task.family == common.CLASSIFICATION:
           examples = [e for e in examples if e.label is not None]
         _, _, conv = family.convert(task, examples, tokenizer,
                                     SETTINGS[task.family], is_training)
         print("%-12s %-9s features: %s" % ("", "", describe(conv)))
   path, expected = EXTRA_NER
-  examples, stats = fd.read_char_tag_file(os.path.join(args.data_dir, path),
-                                          fd.bio_labels(fd.NER_TYPES))
+  examples, stats = tagging.read_char_tag_file(os.path.join(args.data_dir, path),
+                                               tagging.bio_labels(tagging.NER_TYPES))
   verdict = "ok" if len(examples) == expected else "MISMATCH"
   if len(examples) != expected:
     failures.append("%s: %d, README %d" % (path, len(examples), expected))

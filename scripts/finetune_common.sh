@@ -8,7 +8,7 @@
 # Any other argument (e.g. --seed=3, --bert_config_file=..., --use_tpu) is
 # passed on to the Python script and overrides the recipe.
 # HPARAMS is the task's recipe as the script's header states it, in full;
-# every other setting is the runner's default (finetuning.SETTINGS).
+# every other setting is the runner's default (lert/finetune/driver.py).
 # The model config and vocabulary are looked up next to the checkpoint
 # (bert_config.json / lert_config.json, vocab.txt); the vocabulary falls back
 # to the repository's vocab.txt. PYTHON selects the interpreter.

@@ -5,17 +5,19 @@ import os
 
 import pytest
 
-from lert.finetune import finetuning
-from lert.finetune import finetuning_data as fd
+from lert.finetune import classification
+from lert.finetune import common
+from lert.finetune import span
+from lert.finetune import tagging
 from lert.pretrain import pretraining_data
 from lert.records import record_schema
 import tokenization
 
 VOCAB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                      "vocab.txt")
-SETTINGS = finetuning.InputSettings(max_seq_length=32, doc_stride=16,
-                                    max_query_length=8, n_best_size=5,
-                                    max_answer_length=10)
+SETTINGS = common.InputSettings(max_seq_length=32, doc_stride=16,
+                                max_query_length=8, n_best_size=5,
+                                max_answer_length=10)
 
 
 @pytest.fixture(scope="module")
@@ -65,26 +67,26 @@ def parse(records, spec):
 
 def family_records(tokenizer):
   """(family, is_training, records) of a converted example of every family."""
-  classification = fd.convert_classification_examples(
-      [fd.ClassificationExample("g", u"我爱北京", u"你好", "1")],
-      fd.BINARY_LABELS, tokenizer, SETTINGS.max_seq_length)[0]
-  span_example = fd.SpanExample("q", u"哪里？", u"哈工大位于冰城哈尔滨。",
+  classification_records = classification.convert_classification_examples(
+      [classification.ClassificationExample("g", u"我爱北京", u"你好", "1")],
+      classification.BINARY_LABELS, tokenizer, SETTINGS.max_seq_length)[0]
+  span_example = span.SpanExample("q", u"哪里？", u"哈工大位于冰城哈尔滨。",
                                 [{"text": u"哈尔滨", "answer_start": 7}])
-  span_train = fd.convert_span_examples(
+  span_train = span.convert_span_examples(
       [span_example], tokenizer, SETTINGS.max_seq_length, SETTINGS.doc_stride,
       SETTINGS.max_query_length, True)[0]
-  span_predict = fd.convert_span_examples(
+  span_predict = span.convert_span_examples(
       [span_example], tokenizer, SETTINGS.max_seq_length, SETTINGS.doc_stride,
       SETTINGS.max_query_length, False)[0]
-  tagging = fd.convert_tagging_examples(
-      [fd.TaggingExample("s", list(u"我去北京"), ["O", "O", "B-LOC", "I-LOC"], "\t")],
+  tagging_features = tagging.convert_tagging_examples(
+      [tagging.TaggingExample("s", list(u"我去北京"), ["O", "O", "B-LOC", "I-LOC"], "\t")],
       ["O", "B-LOC", "I-LOC"], tokenizer, SETTINGS.max_seq_length,
       SETTINGS.doc_stride)[0]
   return [
-      (finetuning.ClassificationFamily(), False, classification),
-      (finetuning.SpanFamily(), True, [f.to_record(True) for f in span_train]),
-      (finetuning.SpanFamily(), False, [f.to_record(False) for f in span_predict]),
-      (finetuning.TaggingFamily(), False, [f.to_record() for f in tagging]),
+      (classification.ClassificationFamily(), False, classification_records),
+      (span.SpanFamily(), True, [f.to_record(True) for f in span_train]),
+      (span.SpanFamily(), False, [f.to_record(False) for f in span_predict]),
+      (tagging.TaggingFamily(), False, [f.to_record() for f in tagging_features]),
   ]
 
 

@@ -14,8 +14,10 @@ import pytest
 import tensorflow.compat.v1 as tf
 from absl import flags
 
-from lert.finetune import finetuning
-from lert.finetune import finetuning_data as fd
+from lert import errors
+from lert.finetune import common
+from lert.finetune import driver
+from lert.finetune import tagging
 import modeling
 import run_classifier
 import run_cmrc2018
@@ -46,13 +48,13 @@ def config_file(tmp_path_factory):
   return write(path, json.dumps(TINY_CONFIG))
 
 
-SCRIPT_FAMILIES = {run_classifier: finetuning.CLASSIFICATION,
-                   run_cmrc2018: finetuning.SPAN, run_ner: finetuning.TAGGING}
+SCRIPT_FAMILIES = {run_classifier: common.CLASSIFICATION,
+                   run_cmrc2018: common.SPAN, run_ner: common.TAGGING}
 
 
 def run_main(script, **overrides):
   """Runs a script's main() in-process, its flags (fresh ones) set to `overrides`."""
-  flag_values = finetuning.define_flags(flags.FlagValues(), SCRIPT_FAMILIES[script])
+  flag_values = driver.define_flags(flags.FlagValues(), SCRIPT_FAMILIES[script])
   flag_values(["prog"])
   for name, value in overrides.items():
     setattr(flag_values, name, value)
@@ -128,11 +130,11 @@ def test_ocnli_unlabeled_dev_cannot_be_scored_but_missing_split_fails_first(
   data = tmp_path / "ocnli"
   data.mkdir()
   write(data / "dev.json", u'{"sentence1": "a", "sentence2": "b", "id": 0}\n')
-  with pytest.raises(fd.DataError, match=r"train split needs .*train\.50k\.json"):
+  with pytest.raises(errors.UserError, match=r"train split needs .*train\.50k\.json"):
     run_main(run_classifier, **common_flags(
         config_file, data, tmp_path / "o1", task_name="ocnli",
         max_seq_length=16, do_train=True, do_eval=True))
-  with pytest.raises(fd.DataError, match="dev split has no labels"):
+  with pytest.raises(errors.UserError, match="dev split has no labels"):
     run_main(run_classifier, **common_flags(
         config_file, data, tmp_path / "o2", task_name="ocnli",
         max_seq_length=16, do_eval=True))
@@ -287,10 +289,10 @@ def test_msra_ner_end_to_end_with_windows(tmp_path, config_file):
   report = json.load(io.open(str(out / "data_report.json")))
   assert report["test"]["features"]["windowed_sentences"] == 1
   # Predictions in the input format: every character, in order, once.
-  gold, _ = fd.read_char_tag_file(str(data / "test.bio"),
-                                  fd.bio_labels(fd.NER_TYPES))
-  pred, _ = fd.read_char_tag_file(str(out / "test" / "predictions.txt"),
-                                  fd.bio_labels(fd.NER_TYPES))
+  gold, _ = tagging.read_char_tag_file(str(data / "test.bio"),
+                                       tagging.bio_labels(tagging.NER_TYPES))
+  pred, _ = tagging.read_char_tag_file(str(out / "test" / "predictions.txt"),
+                                       tagging.bio_labels(tagging.NER_TYPES))
   assert [p.tokens for p in pred] == [g.tokens for g in gold]
   assert all(p.separator == "\t" for p in pred)
   assert (out / "best_eval_results.txt").exists()
@@ -311,7 +313,7 @@ def test_peopledaily_bioes_space_separated(tmp_path, config_file):
     first = f.readline()
   assert first.startswith(u"李 ")
   # BIO labels cannot read BIOES files: the error names file and line.
-  with pytest.raises(fd.DataError, match=r"train\.txt:\d+: unknown label 'E-PER'"):
+  with pytest.raises(errors.UserError, match=r"train\.txt:\d+: unknown label 'E-PER'"):
     run_main(run_ner, **common_flags(
         config_file, data, tmp_path / "o2", task_name="peopledaily",
         max_seq_length=64, do_train=True, num_train_steps=1,
@@ -322,18 +324,18 @@ def test_peopledaily_bioes_space_separated(tmp_path, config_file):
 
 
 def test_flags_come_from_one_table():
-  names = [s[0] for s in finetuning.SETTINGS]
+  names = [s[0] for s in driver.SETTINGS]
   assert len(names) == len(set(names))
-  for family, only in ((finetuning.CLASSIFICATION, ()),
-                       (finetuning.SPAN, ("doc_stride", "max_answer_length")),
-                       (finetuning.TAGGING, ("doc_stride", "tag_scheme"))):
-    defined = [s[0] for s in finetuning.settings_for(family)]
+  for family, only in ((common.CLASSIFICATION, ()),
+                       (common.SPAN, ("doc_stride", "max_answer_length")),
+                       (common.TAGGING, ("doc_stride", "tag_scheme"))):
+    defined = [s[0] for s in driver.settings_for(family)]
     for name in only:
       assert name in defined
   assert "max_answer_length" not in [
-      s[0] for s in finetuning.settings_for(finetuning.CLASSIFICATION)]
+      s[0] for s in driver.settings_for(common.CLASSIFICATION)]
   with pytest.raises(ValueError, match="unknown fine-tuning setting"):
-    finetuning.FinetuneConfig(no_such_flag=1)
+    driver.FinetuneConfig(no_such_flag=1)
 
 
 def test_repeat_seeds_prints_max_avg(tmp_path):

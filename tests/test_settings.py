@@ -8,7 +8,8 @@ from absl import flags
 import pytest
 
 from lert import errors
-from lert.finetune import finetuning
+from lert.finetune import common
+from lert.finetune import driver
 import run_classifier  # noqa: F401  (registers the tasks named in --task_name's help)
 import run_cmrc2018  # noqa: F401
 import run_ner  # noqa: F401
@@ -18,10 +19,9 @@ def script_flags():
   """Each script's flags, defined on fresh FlagValues after every import."""
   return collections.OrderedDict([
       ("run_pretraining", run_pretraining.define_flags(flags.FlagValues())),
-      ("run_classifier", finetuning.define_flags(flags.FlagValues(),
-                                                 finetuning.CLASSIFICATION)),
-      ("run_cmrc2018", finetuning.define_flags(flags.FlagValues(), finetuning.SPAN)),
-      ("run_ner", finetuning.define_flags(flags.FlagValues(), finetuning.TAGGING))])
+      ("run_classifier", driver.define_flags(flags.FlagValues(), common.CLASSIFICATION)),
+      ("run_cmrc2018", driver.define_flags(flags.FlagValues(), common.SPAN)),
+      ("run_ner", driver.define_flags(flags.FlagValues(), common.TAGGING))])
 
 
 def test_every_script_has_the_same_runtime_flags():
@@ -46,7 +46,7 @@ def test_script_defaults_do_not_depend_on_what_else_is_imported():
   assert defined["run_cmrc2018"]["task_name"].help == "Task to run: cmrc2018, drcd."
   # A second definition is a bug, not a silent override.
   with pytest.raises(flags.DuplicateFlagError):
-    finetuning.define_flags(defined["run_ner"], finetuning.TAGGING)
+    driver.define_flags(defined["run_ner"], common.TAGGING)
 
 
 @pytest.mark.parametrize("values,message", [
@@ -84,16 +84,16 @@ def test_both_scripts_refuse_accumulation_under_a_strategy(script, tmp_path):
 
 
 def test_checkpoint_stops_and_training_steps():
-  assert finetuning.checkpoint_stops(25, 10, evaluate=True) == [10, 20, 25]
-  assert finetuning.checkpoint_stops(20, 10, evaluate=True) == [10, 20]
-  assert finetuning.checkpoint_stops(25, 10, evaluate=False) == [25]
-  config = finetuning.FinetuneConfig(finetuning.CLASSIFICATION, train_batch_size=8,
-                                     num_train_epochs=2.0)
+  assert driver.checkpoint_stops(25, 10, evaluate=True) == [10, 20, 25]
+  assert driver.checkpoint_stops(20, 10, evaluate=True) == [10, 20]
+  assert driver.checkpoint_stops(25, 10, evaluate=False) == [25]
+  config = driver.FinetuneConfig(common.CLASSIFICATION, train_batch_size=8,
+                                 num_train_epochs=2.0)
   train = collections.namedtuple("Train", "num_records")(100)
-  assert finetuning.training_steps(config, train) == (25, 2)
-  assert finetuning.training_steps(config, None) == (0, 0)
-  config = finetuning.FinetuneConfig(finetuning.SPAN, num_train_steps=7)
-  assert finetuning.training_steps(config, train) == (7, 0)
+  assert driver.training_steps(config, train) == (25, 2)
+  assert driver.training_steps(config, None) == (0, 0)
+  config = driver.FinetuneConfig(common.SPAN, num_train_steps=7)
+  assert driver.training_steps(config, train) == (7, 0)
   assert config.max_seq_length == 512 and config.runtime.keep_checkpoint_max == 3
 
 
