@@ -11,7 +11,8 @@
 # every other setting is the runner's default (lert/finetune/driver.py).
 # The model config and vocabulary are looked up next to the checkpoint
 # (bert_config.json / lert_config.json, vocab.txt); the vocabulary falls back
-# to the repository's vocab.txt. PYTHON selects the interpreter.
+# to the repository's vocab.txt. PYTHON selects the interpreter (default: .venv-tf2's
+# python when that environment is built, else python on PATH).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 init_checkpoint="" data_dir="" output_dir=""
@@ -50,7 +51,13 @@ case " ${extra[*]:-} " in
 esac
 vocab="$repo/vocab.txt"
 [ -f "$ckpt_dir/vocab.txt" ] && vocab="$ckpt_dir/vocab.txt"
-exec "${PYTHON:-python}" "$repo/$RUNNER" \
+# The interpreter: $PYTHON, else the project's .venv-tf2 when it is built, else python.
+python="${PYTHON:-}"
+if [ -z "$python" ]; then
+  python=python
+  [ -x "$repo/.venv-tf2/bin/python" ] && python="$repo/.venv-tf2/bin/python"
+fi
+exec "$python" "$repo/$RUNNER" \
   --task_name="$TASK" \
   --init_checkpoint="$init_checkpoint" \
   --data_dir="$data_dir" \

@@ -74,7 +74,10 @@ def run_seed(script, seed, args, extra):
          "--seed=%d" % seed] + extra
   print("seed %d: %s" % (seed, " ".join(cmd)))
   sys.stdout.flush()
-  status = subprocess.call(cmd)
+  # The recipe runs with this interpreter unless the user chose one with PYTHON.
+  env = dict(os.environ)
+  env.setdefault("PYTHON", sys.executable)
+  status = subprocess.call(cmd, env=env)
   if status:
     raise errors.UserError("seed %d: %s exited with status %d (its messages are "
                            "above)" % (seed, script, status))

@@ -398,3 +398,48 @@ def test_task_scripts_pass_hfl_settings_and_find_the_config(tmp_path):
         ["bash", os.path.join(REPO, "scripts", "finetune_%s.sh" % name)] +
         args[2:], env=env).decode("utf-8").split()
     assert "--task_name=%s" % name in words
+
+
+def test_recipes_run_the_projects_interpreter_unless_python_is_set(tmp_path):
+  """finetune_common.sh: $PYTHON, else <repo>/.venv-tf2/bin/python, else python."""
+  repo = tmp_path / "repo"
+  (repo / "scripts").mkdir(parents=True)
+  for name in ("finetune_common.sh", "finetune_chnsenticorp.sh"):
+    os.symlink(os.path.join(REPO, "scripts", name), str(repo / "scripts" / name))
+  (repo / "vocab.txt").write_text(u"[PAD]\n")
+  ckpt_dir = tmp_path / "ckpt"
+  ckpt_dir.mkdir()
+  write(ckpt_dir / "bert_config.json", u"{}")
+  args = ["bash", str(repo / "scripts" / "finetune_chnsenticorp.sh"), "--init_checkpoint",
+          str(ckpt_dir), "--data_dir", "d", "--output_dir", "o"]
+  fake = repo / ".venv-tf2" / "bin" / "python"
+  fake.parent.mkdir(parents=True)
+  write(fake, u"#!/bin/sh\necho venv-python \"$@\"\n")
+  os.chmod(str(fake), 0o755)
+  env = dict(os.environ)
+  env.pop("PYTHON", None)
+  assert subprocess.check_output(args, env=env).decode("utf-8").startswith("venv-python ")
+  env["PYTHON"] = "echo"
+  assert subprocess.check_output(args, env=env).decode("utf-8").split()[0].endswith(
+      "run_classifier.py")
+
+
+def test_repeat_seeds_runs_the_recipe_with_its_own_interpreter(tmp_path):
+  script = write(tmp_path / "fake.sh", u"""
+out=""
+while [ $# -gt 0 ]; do
+  case "$1" in --output_dir) out="$2"; shift ;; esac
+  shift
+done
+mkdir -p "$out"
+printf 'accuracy = 90.0\\n' > "$out/best_eval_results.txt"
+printf '%s' "$PYTHON" > "$out/python.txt"
+""")
+  env = dict(os.environ)
+  env.pop("PYTHON", None)
+  subprocess.check_output(
+      [sys.executable, os.path.join(REPO, "scripts", "repeat_seeds.py"), "--task",
+       "chnsenticorp", "--seeds", "1", "--init_checkpoint", "c", "--data_dir", "d",
+       "--output_dir", str(tmp_path / "runs"), "--script", script], env=env)
+  with io.open(str(tmp_path / "runs" / "seed_1" / "python.txt"), encoding="utf-8") as f:
+    assert f.read() == sys.executable

@@ -1,0 +1,170 @@
+# coding=utf-8
+"""Paths through the scripts that no other test takes, run as a user runs them.
+
+Each test starts the real script in a subprocess on tiny fixtures it writes
+(a 2-layer, hidden-32 model over the real vocabulary): the DRCD task, resuming
+pretraining over `--init_checkpoint`, resuming fine-tuning, `--use_xla`.
+"""
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from conftest import REPO_ROOT
+
+TINY_CONFIG = {
+    "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1, "hidden_size": 32, "initializer_range": 0.02,
+    "intermediate_size": 64, "max_position_embeddings": 128,
+    "num_attention_heads": 2, "num_hidden_layers": 2, "type_vocab_size": 2,
+    "vocab_size": 21128}
+TEXT = (u"哈工大位于冰城哈尔滨。北京是中国的首都，人民在这里生活和工作。"
+        u"今天天气很好，我们去公园散步。李明在上海的银行工作了三年。")
+
+
+def write(path, text):
+  with io.open(str(path), "w", encoding="utf-8") as handle:
+    handle.write(text)
+  return str(path)
+
+
+def run_script(script, *flags):
+  """Runs a script of the repository; returns its output (stdout and stderr)."""
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO_ROOT, script)] + list(flags), cwd=REPO_ROOT,
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""))
+  assert result.returncode == 0, "%s failed:\n%s" % (script, result.stdout[-5000:])
+  return result.stdout
+
+
+def read_results(path):
+  results = {}
+  with io.open(str(path), encoding="utf-8") as handle:
+    for line in handle:
+      key, _, value = line.strip().partition(" = ")
+      results[key] = value
+  return results
+
+
+def config_file(tmp_path):
+  return write(tmp_path / "bert_config.json", json.dumps(TINY_CONFIG))
+
+
+def pretraining_data(tmp_path):
+  corpus = write(tmp_path / "corpus.txt", "\n".join([TEXT] * 10) + "\n")
+  run_script("create_pretraining_data.py", "--input_file=" + corpus,
+             "--input_format=doc_per_line", "--output_dir=" + str(tmp_path / "data"),
+             "--max_seq_length=64", "--max_predictions_per_seq=10", "--dupe_factor=1")
+  return str(tmp_path / "data" / "*.tfrecord")
+
+
+def pretrain(tmp_path, output_dir, steps, *extra):
+  return run_script(
+      "run_pretraining.py", "--input_file=" + pretraining_data_cache(tmp_path),
+      "--output_dir=" + str(output_dir), "--bert_config_file=" + config_file(tmp_path),
+      "--do_train", "--train_batch_size=4", "--max_seq_length=64",
+      "--max_predictions_per_seq=10", "--num_train_steps=%d" % steps,
+      "--num_warmup_steps=0", "--save_checkpoints_steps=100", *extra)
+
+
+def pretraining_data_cache(tmp_path):
+  if not (tmp_path / "data" / "lert_data.json").exists():
+    pretraining_data(tmp_path)
+  return str(tmp_path / "data" / "*.tfrecord")
+
+
+def checkpoint_values(directory):
+  path = tf.train.latest_checkpoint(str(directory))
+  reader = tf.train.load_checkpoint(path)
+  return path, {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
+                if name.startswith(("bert/", "cls/"))}
+
+
+def test_pretraining_resume_takes_precedence_over_init_checkpoint(tmp_path):
+  """A run into an output_dir with a checkpoint resumes it; --init_checkpoint is ignored."""
+  first, other = tmp_path / "first", tmp_path / "other"
+  pretrain(tmp_path, first, 2)
+  pretrain(tmp_path, other, 1, "--random_seed=99" if False else "--learning_rate=1e-3")
+  _, before = checkpoint_values(first)
+  _, elsewhere = checkpoint_values(other)
+  assert any(not np.array_equal(before[n], elsewhere[n]) for n in before)
+  # Learning rate 0: a resumed run leaves the weights as they were at step 2.
+  log = pretrain(tmp_path, first, 3, "--init_checkpoint=" + tf.train.latest_checkpoint(
+      str(other)), "--learning_rate=0.0")
+  path, after = checkpoint_values(first)
+  assert path.endswith("model.ckpt-3")
+  for name in before:
+    np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+  assert re.search(r"init_checkpoint.*(ignored|not used)", log), log[-3000:]
+
+
+def sentiment_dir(tmp_path):
+  data = tmp_path / "sentiment"
+  data.mkdir()
+  rows = [(u"1", u"很好，非常满意，推荐"), (u"0", u"太差了，不满意，退货")]
+  for split, count in (("train", 24), ("dev", 8), ("test", 8)):
+    write(data / (split + ".tsv"), u"label\ttext_a\n" + u"".join(
+        u"%s\t%s\n" % rows[i % 2] for i in range(count)))
+  return str(data)
+
+
+def test_finetuning_resumes_where_it_stopped(tmp_path):
+  data, config = sentiment_dir(tmp_path), config_file(tmp_path)
+  out = tmp_path / "out"
+  common = ["--task_name=chnsenticorp", "--data_dir=" + data, "--output_dir=" + str(out),
+            "--bert_config_file=" + config, "--do_train", "--max_seq_length=32",
+            "--train_batch_size=4", "--save_checkpoints_steps=2"]
+  run_script("run_classifier.py", "--num_train_steps=4", *common)
+  assert tf.train.latest_checkpoint(str(out)).endswith("model.ckpt-4")
+  run_script("run_classifier.py", "--num_train_steps=6", *common)
+  assert tf.train.latest_checkpoint(str(out)).endswith("model.ckpt-6")
+  assert read_results(out / "train_results.txt")["updates"] == "2"
+
+
+def drcd_json(with_answers=True):
+  """DRCD's layout: Traditional Chinese, answers with an extra "id"."""
+  context = u"哈爾濱工業大學位於冰城哈爾濱。LERT模型於2022年發布，由HFL訓練。"
+  qas = []
+  for i, (question, answer) in enumerate([(u"哈工大在哪？", u"哈爾濱"),
+                                          (u"LERT何時發布？", u"2022年"),
+                                          (u"誰訓練了LERT？", u"HFL")]):
+    answers = [{"id": "1", "text": answer, "answer_start": context.index(answer)}]
+    qas.append({"id": "1-1-%d" % i, "question": question,
+                "answers": answers if with_answers else []})
+  return json.dumps({"version": "1.3", "data": [{"id": "1", "title": u"哈工大", "paragraphs": [
+      {"id": "1-1", "context": context, "qas": qas}]}]}, ensure_ascii=False)
+
+
+def test_drcd_trains_evaluates_and_predicts(tmp_path):
+  data = tmp_path / "drcd"
+  data.mkdir()
+  write(data / "DRCD_training.json", drcd_json())
+  write(data / "DRCD_dev.json", drcd_json())
+  write(data / "DRCD_test.json", drcd_json())
+  out = tmp_path / "out"
+  run_script("run_cmrc2018.py", "--task_name=drcd", "--data_dir=" + str(data),
+             "--output_dir=" + str(out), "--bert_config_file=" + config_file(tmp_path),
+             "--do_train", "--do_eval", "--do_predict", "--max_seq_length=48",
+             "--doc_stride=16", "--max_query_length=12", "--num_train_steps=2",
+             "--train_batch_size=4", "--predict_batch_size=4")
+  results = read_results(out / "eval_results.txt")
+  assert results["TOTAL"] == "3" and results["SKIP"] == "0"
+  for split in ("dev", "test"):
+    with io.open(str(out / split / "predictions.json"), encoding="utf-8") as handle:
+      assert sorted(json.load(handle)) == ["1-1-0", "1-1-1", "1-1-2"]
+
+
+def test_use_xla_trains(tmp_path):
+  out = tmp_path / "xla"
+  log = pretrain(tmp_path, out, 2, "--use_xla", "--do_eval", "--eval_batch_size=4",
+                 "--max_eval_steps=1")
+  assert tf.train.latest_checkpoint(str(out)).endswith("model.ckpt-2"), log[-3000:]
+  results = read_results(out / "eval_results.txt")
+  assert np.isfinite(float(results["loss"]))
