@@ -83,15 +83,17 @@ def pretraining_data_cache(tmp_path):
 def checkpoint_values(directory):
   path = tf.train.latest_checkpoint(str(directory))
   reader = tf.train.load_checkpoint(path)
+  # The model's weights (not the optimizer's moments, which move even at learning rate 0).
   return path, {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
-                if name.startswith(("bert/", "cls/"))}
+                if name.startswith(("bert/", "cls/")) and
+                not name.endswith(("/adam_m", "/adam_v"))}
 
 
 def test_pretraining_resume_takes_precedence_over_init_checkpoint(tmp_path):
   """A run into an output_dir with a checkpoint resumes it; --init_checkpoint is ignored."""
   first, other = tmp_path / "first", tmp_path / "other"
   pretrain(tmp_path, first, 2)
-  pretrain(tmp_path, other, 1, "--random_seed=99" if False else "--learning_rate=1e-3")
+  pretrain(tmp_path, other, 1, "--learning_rate=1e-3")
   _, before = checkpoint_values(first)
   _, elsewhere = checkpoint_values(other)
   assert any(not np.array_equal(before[n], elsewhere[n]) for n in before)
@@ -168,3 +170,34 @@ def test_use_xla_trains(tmp_path):
   assert tf.train.latest_checkpoint(str(out)).endswith("model.ckpt-2"), log[-3000:]
   results = read_results(out / "eval_results.txt")
   assert np.isfinite(float(results["loss"]))
+
+
+def _check_datasets(data_dir, *flags):
+  return subprocess.run(
+      [sys.executable, os.path.join(REPO_ROOT, "scripts", "check_datasets.py"),
+       "--data_dir", str(data_dir)] + list(flags), stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def test_check_datasets_checks_the_files_present_against_the_official_counts(tmp_path):
+  folder = tmp_path / "data" / "chnsenticorp"
+  folder.mkdir(parents=True)
+  for split, count in (("train", 9600), ("dev", 1200), ("test", 1200)):
+    write(folder / (split + ".tsv"), u"label\ttext_a\n" + u"1\t很好\n" * count)
+  result = _check_datasets(tmp_path / "data")
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert "chnsenticorp dev          1200 ok" in result.stdout
+  assert "Not in --data_dir (skipped): " in result.stdout
+  assert "cmrc2018/cmrc2018_dev.json" in result.stdout
+  write(folder / "dev.tsv", u"label\ttext_a\n" + u"1\t很好\n" * 1199)
+  result = _check_datasets(tmp_path / "data", "--tasks", "chnsenticorp")
+  assert result.returncode == 1
+  assert "chnsenticorp dev: 1199, official file 1200" in result.stdout
+  assert "cmrc2018" not in result.stdout  # --tasks restricts the check
+  write(folder / "dev.tsv", u"label\ttext_a\n" + u"7\t很好\n")
+  result = _check_datasets(tmp_path / "data", "--tasks", "chnsenticorp")
+  assert result.returncode == 2
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: ") and "dev.tsv:2: unknown label '7'" in last
+  result = _check_datasets(tmp_path / "data", "--tasks", "nosuch")
+  assert result.returncode == 2 and "--tasks: unknown task(s) nosuch" in result.stderr
