@@ -155,6 +155,8 @@ def create_annotator(name, options=None):
 
 # --- jieba ---------------------------------------------------------------------
 
+_NEEDS_JIEBA = "the jieba annotator needs jieba (pip install jieba==0.42.1)"
+
 # jieba's dictionary tags ~370 bound characters (咐, 咙...) `x`, its tag for
 # punctuation too; such a Chinese word gets this pseudo-tag, LTP's `g` (morpheme).
 BOUND_CHARACTER = "x(bound)"
@@ -185,8 +187,7 @@ class JiebaAnnotator(Annotator):
       import jieba
       import jieba.posseg
     except ImportError as e:
-      raise errors.UserError("the jieba annotator needs jieba (pip install "
-                             "jieba==0.42.1): %s" % e)
+      raise errors.UserError("%s: %s" % (_NEEDS_JIEBA, e))
     jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter
     self._tokenizer = jieba.dt
     self._tokenizer.initialize()
@@ -213,8 +214,7 @@ class JiebaAnnotator(Annotator):
     try:
       import jieba  # cheap: the dictionary loads on first use
     except ImportError as e:
-      raise errors.UserError("the jieba annotator needs jieba (pip install "
-                             "jieba==0.42.1): %s" % e)
+      raise errors.UserError("%s: %s" % (_NEEDS_JIEBA, e))
     description = super(JiebaAnnotator, cls).describe(options)
     description["jieba_version"] = jieba.__version__
     return description
@@ -350,6 +350,12 @@ class JiebaAnnotator(Annotator):
 # --- LTP -----------------------------------------------------------------------
 
 
+_NEEDS_LTP_MODEL = ("the ltp annotator needs --ltp_model (a local LTP model directory, "
+                    "or a hub name such as LTP/small)")
+_NEEDS_LTP_PACKAGES = ("the ltp annotator needs torch, transformers<5 and ltp==4.2.14 "
+                       "(pip install ltp==4.2.14 'transformers<5')")
+
+
 @register("ltp")
 class LtpAnnotator(Annotator):
   """LTP 4.x neural pipeline (cws, pos, ner, dep), batched, GPU when available."""
@@ -363,8 +369,7 @@ class LtpAnnotator(Annotator):
 
   def __init__(self, model, batch_size=32, device=None):
     if not model:
-      raise errors.UserError("the ltp annotator needs --ltp_model (a local LTP "
-                             "model directory, or a hub name such as LTP/small)")
+      raise errors.UserError(_NEEDS_LTP_MODEL)
     # transformers would otherwise import TensorFlow too (hundreds of MB per
     # worker) when it is installed; LTP is PyTorch only.
     os.environ.setdefault("USE_TF", "0")
@@ -373,9 +378,7 @@ class LtpAnnotator(Annotator):
       import transformers
       from ltp import LTP
     except ImportError as e:
-      raise errors.UserError(
-          "the ltp annotator needs torch, transformers<5 and ltp==4.2.14 "
-          "(pip install ltp==4.2.14 'transformers<5'): %s" % e)
+      raise errors.UserError("%s: %s" % (_NEEDS_LTP_PACKAGES, e))
     if not hasattr(transformers.PreTrainedTokenizerBase, "batch_encode_plus"):
       raise errors.UserError(
           "transformers %s has no batch_encode_plus, which LTP 4.2 calls; install "
@@ -414,13 +417,10 @@ class LtpAnnotator(Annotator):
   def describe(cls, options):
     model = options.get("ltp_model")
     if not model:
-      raise errors.UserError("the ltp annotator needs --ltp_model (a local LTP "
-                             "model directory, or a hub name such as LTP/small)")
+      raise errors.UserError(_NEEDS_LTP_MODEL)
     for package in ("torch", "transformers", "ltp"):
       if importlib.util.find_spec(package) is None:
-        raise errors.UserError(
-            "the ltp annotator needs torch, transformers<5 and ltp==4.2.14 "
-            "(pip install ltp==4.2.14 'transformers<5'); %s is missing" % package)
+        raise errors.UserError("%s; %s is missing" % (_NEEDS_LTP_PACKAGES, package))
     if os.path.isdir(model):
       if not os.path.isfile(os.path.join(model, "config.json")):
         raise errors.UserError("--ltp_model %s is a directory without config.json; "
