@@ -45,30 +45,25 @@ SETTINGS = (
     Setting("cache_dir", "string", "",
             "Annotation cache directory (default for --stage=all: "
             "<output_dir>/.annotations)."),
-    Setting("output_dir", "string", "",
-            "Directory for the TFRecord shards and lert_data.json."),
+    Setting("output_dir", "string", "", "Directory for the TFRecord shards and lert_data.json."),
     Setting("output_file", "string", "",
             "Google's output: comma-separated TFRecord files, filled as Google's "
             "script fills them (instances shuffled, instance i into file i mod n), "
             "each with <file>.json; instead of --output_dir."),
     Setting("vocab_file", "string", lert.DEFAULT_VOCAB_FILE,
             "WordPiece vocabulary (default: the repository's vocab.txt)."),
-    Setting("do_lower_case", "bool", True,
-            "Lower-case and strip accents (True for LERT)."),
+    Setting("do_lower_case", "bool", True, "Lower-case and strip accents (True for LERT)."),
     Setting("do_whole_word_mask", "bool", True,
             "Google's flag. Whole words (and N-grams of them) are the only masking "
             "here, so it is True (Google's default is False) and False is refused."),
-    Setting("max_seq_length", "integer", 128,
-            "Tokens per instance, [CLS] and [SEP] included."),
+    Setting("max_seq_length", "integer", 128, "Tokens per instance, [CLS] and [SEP] included."),
     Setting("max_predictions_per_seq", "integer", 20,
             "Most masked tokens per instance (75 at 512, 20 at 128)."),
     Setting("random_seed", "integer", 12345,
             "Seed of every random choice (with the shard number)."),
-    Setting("dupe_factor", "integer", 10,
-            "Times each document is masked (different masks)."),
+    Setting("dupe_factor", "integer", 10, "Times each document is masked (different masks)."),
     Setting("masked_lm_prob", "float", 0.15, "Share of tokens to predict."),
-    Setting("short_seq_prob", "float", 0.1,
-            "Probability of a shorter, random target length."),
+    Setting("short_seq_prob", "float", 0.1, "Probability of a shorter, random target length."),
     # Lists are absl's: strings here, numbers in Options.
     Setting("ngram_probs", "list", ["0.4", "0.3", "0.2", "0.1"],
             "Weights of masking 1..N whole words at once (MacBERT's 0.4,0.3,0.2,0.1)."),
@@ -79,11 +74,9 @@ SETTINGS = (
             "jieba (offline, POS+NER), ltp (POS+NER+DEP), preannotated (the input's "
             "own: people_daily POS+NER, ltp_jsonl POS+NER+DEP), or a "
             "package.module.Class implementing annotators.Annotator."),
-    Setting("ltp_model", "string", "",
-            "LTP 4 model: a local directory or a hub name (LTP/small)."),
+    Setting("ltp_model", "string", "", "LTP 4 model: a local directory or a hub name (LTP/small)."),
     Setting("ltp_batch_size", "integer", 32, "Sentences per LTP batch."),
-    Setting("ltp_device", "string", "",
-            "torch device for LTP (default: cuda when available)."),
+    Setting("ltp_device", "string", "", "torch device for LTP (default: cuda when available)."),
     Setting("sentence_splitter", _enum(annotators.SPLITTERS), "auto",
             "For doc_per_line/wikiextractor: ltp (StnSplit), rules, or auto (ltp "
             "when installed)."),
