@@ -37,12 +37,12 @@ WRITERS = ("ours", "protobuf", "tensorflow")
 def _instances(count, max_seq_length, max_predictions):
   """The same masked instances in every process (synthetic words, fixed seed)."""
   import random
-  import create_pretraining_data
   from lert.generator import data_stats
   from lert.generator import instance_builder
+  from lert.generator import options
   import tokenization
   tokenizer = tokenization.FullTokenizer(os.path.join(REPO_ROOT, "vocab.txt"))
-  builder = instance_builder.InstanceBuilder(create_pretraining_data.Options(
+  builder = instance_builder.InstanceBuilder(options.Options(
       max_seq_length=max_seq_length, max_predictions_per_seq=max_predictions),
                                              tokenizer.vocab)
   stats = data_stats.BuildStatistics(4, ())

@@ -1,16 +1,17 @@
 # coding=utf-8
-"""The data generator's user error and its small file helpers.
+"""File I/O for every package: local or remote files, atomic writes, JSON, globs.
 
 Every path may be local or name another file system with a URL scheme
-(`gs://`, `ram://`, any that tf.io.gfile knows), as in Google's scripts. Local
-paths go through `open` and `os`, so local runs and workers never import
-TensorFlow (memory, start-up); other paths through tf.io.gfile, whose errors
-become OSError as local ones are.
+(`gs://`, `ram://`, any that tf.io.gfile knows), as in Google's scripts
+(`is_remote` is the one test). Local paths go through `open` and `os`, so
+local runs and the generator's workers never import TensorFlow (memory,
+start-up); other paths through tf.io.gfile, whose errors become OSError as
+local ones are.
 
-Every file the generator leaves under its final name is complete: it is
-written under a temporary name (`<name>.tmp-<pid>-<random>`: hosts that share
-a directory may have the same pids) and renamed, so a killed run leaves
-temporaries (deleted by the next run) but never a torn file.
+`write_atomically` writes under a temporary name (`<name>.tmp-<pid>-<random>`:
+hosts that share a directory may have the same pids) and renames, so a killed
+run leaves temporaries (TEMPORARY_MARK; the generator deletes its own) but
+never a torn file. Bad files and flags raise errors.UserError naming them.
 """
 
 import collections
@@ -20,33 +21,13 @@ import hashlib
 import json
 import os
 import re
-import sys
 import uuid
 
 from lert import errors
-# Where each directory keeps its per-shard statistics ("done" markers).
-PROGRESS_DIR = ".progress"
+
 TEMPORARY_MARK = ".tmp-"
-# What to do with a progress or plan file that does not parse.
-RESTART_ADVICE = "delete it to start that part over"
-# The shard number in the name of a cache or output shard (or its progress file).
-_SHARD_NUMBER = re.compile(r"-(\d{5})-of-\d{5}\.")
 # tokenization.py reads the vocabulary of such paths through tf.io.gfile too.
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-class DataError(errors.UserError):
-  """Bad input, options or files: the message names what to fix."""
-
-
-def output_name(index, count):
-  """The file name of output shard `index` of `count`."""
-  return "pretraining-%05d-of-%05d.tfrecord" % (index, count)
-
-
-def progress_path(directory, name):
-  """The statistics file that marks the shard `name` in `directory` as done."""
-  return os.path.join(directory, PROGRESS_DIR, name + ".json")
 
 
 # --- Files: local through os, other schemes through tf.io.gfile --------------------------
@@ -143,15 +124,10 @@ def absolute(path):
   return path if is_remote(path) else os.path.abspath(path)
 
 
-def log(message):
-  sys.stderr.write("[create_pretraining_data] %s\n" % message)
-  sys.stderr.flush()
-
-
 def write_atomically(path, data):
   """Writes bytes (or an iterable of bytes) to `path` via a temporary file and
   a rename, so that `path` either does not exist or is complete."""
-  tmp = _temporary_name(path)
+  tmp = temporary_name(path)
   with open_file(tmp, "wb") as handle:
     if isinstance(data, bytes):
       handle.write(data)
@@ -167,7 +143,8 @@ def write_atomically(path, data):
     os.replace(tmp, path)
 
 
-def _temporary_name(path):
+def temporary_name(path):
+  """A temporary name beside `path`, unique across processes and hosts."""
   return "%s%s%d-%s" % (path, TEMPORARY_MARK, os.getpid(), uuid.uuid4().hex[:8])
 
 
@@ -224,44 +201,16 @@ def expand_patterns(patterns, flag):
   return files
 
 
-def ensure_writable_dir(path, flag):
-  """Creates `path` and proves a file can be written there, or raises DataError."""
-  try:
-    makedirs(os.path.join(path, PROGRESS_DIR))
-    probe = _temporary_name(os.path.join(path, PROGRESS_DIR, ".write-test"))
-    with open_file(probe, "wb") as handle:
-      handle.write(b"ok")
-    remove(probe)
-  except OSError as e:
-    raise DataError("--%s %s is not writable: %s" % (flag, path, e))
-
-
 def ensure_parent_dir(path, flag):
-  """Creates the directory of the file `path`, or raises DataError."""
+  """Creates the directory of the file `path`, or raises a UserError naming `--flag`."""
   try:
     makedirs(os.path.dirname(path) or ".")
   except OSError as e:
-    raise DataError("--%s %s: its directory cannot be made: %s" % (flag, path, e))
-
-
-def remove_stale_temporaries(path, owns_shard=None):
-  """Deletes the temporary files a killed run left (they never look finished).
-
-  With `owns_shard` (one host of several sharing `path`), only those of the
-  shards it owns: another host's may be in the middle of being written.
-  """
-  for directory in (path, os.path.join(path, PROGRESS_DIR)):
-    for name in listdir(directory) if isdir(directory) else ():
-      if TEMPORARY_MARK not in name:
-        continue
-      if owns_shard is not None:
-        number = _SHARD_NUMBER.search(name.split(TEMPORARY_MARK)[0] + ".")
-        if number is None or not owns_shard(int(number.group(1))):
-          continue
-      remove(os.path.join(directory, name))
+    raise errors.UserError("--%s %s: its directory cannot be made: %s" % (flag, path, e))
 
 
 def file_sha256(path):
+  """The sha256 hex digest of a file's bytes."""
   digest = hashlib.sha256()
   with open_file(path) as handle:
     for block in iter(lambda: handle.read(1 << 20), b""):

@@ -31,7 +31,6 @@ from lert import errors  # noqa: E402
 from lert import fileio  # noqa: E402
 from lert.generator import data_stats  # noqa: E402
 from lert.generator import preannotated  # noqa: E402
-from lert.fileio import DataError  # noqa: E402
 
 RAW_FORMATS = ("sentence_per_line", "doc_per_line", "wikiextractor")
 
@@ -73,19 +72,13 @@ def annotate(args):
   options = {"ltp_model": args.ltp_model, "ltp_batch_size": args.ltp_batch_size,
              "ltp_device": args.ltp_device}
   if args.ltp_batch_size < 1:
-    raise DataError("--ltp_batch_size must be >= 1, got %d" % args.ltp_batch_size)
-  try:
-    annotators.LtpAnnotator.describe(options)
-    _, splitter = annotators.make_sentence_splitter(args.sentence_splitter)
-  except annotators.AnnotatorError as e:
-    raise DataError(str(e))
+    raise errors.UserError("--ltp_batch_size must be >= 1, got %d" % args.ltp_batch_size)
+  annotators.LtpAnnotator.describe(options)
+  _, splitter = annotators.make_sentence_splitter(args.sentence_splitter)
   files = corpus_reader.expand_input_patterns(args.input_file)
   corpus_reader.check_input_files(files)
   fileio.ensure_parent_dir(args.output_file, "output_file")
-  try:
-    annotator = annotators.LtpAnnotator.from_options(options)
-  except annotators.AnnotatorError as e:
-    raise DataError(str(e))
+  annotator = annotators.LtpAnnotator.from_options(options)
   plan = corpus_reader.plan_shards(files, args.input_format,
                                    int(args.shard_size_mb * 1024 * 1024))
   total = {}

@@ -83,10 +83,8 @@ def write_people_daily(tagged_path, output_dir, max_paragraphs, heldout_paragrap
         part, split = ("heldout", "test") if held_out else ("pretrain", "train")
         # The generator's own People's Daily reader (--input_format=people_daily),
         # so the raw corpus has exactly the sentences the pre-annotated one has.
-        try:
-          parsed = preannotated.parse_people_daily_line(line)
-        except preannotated.FormatError as e:
-          raise errors.UserError("%s:%d: %s" % (tagged_path, line_number, e))
+        parsed = preannotated.parse_people_daily_line(
+            line, "%s:%d" % (tagged_path, line_number))
         if not parsed.sentences:
           continue
         for sentence in parsed.sentences:

@@ -15,6 +15,7 @@ for path in (REPO_ROOT, TESTS_DIR):
   if path not in sys.path:
     sys.path.insert(0, path)
 
+from lert import errors  # noqa: E402
 from lert.generator import annotators  # noqa: E402
 from lert import linguistics  # noqa: E402
 
@@ -128,11 +129,11 @@ def test_registry_and_dotted_paths():
   assert annotators.annotator_class("jieba") is annotators.JiebaAnnotator
   echo = annotators.create_annotator("test_annotators.EchoAnnotator")
   assert echo.annotate([u"ab"])[0].words == [u"a", u"b"]
-  with pytest.raises(annotators.AnnotatorError, match="unknown annotator 'hanlp'"):
+  with pytest.raises(errors.UserError, match="unknown annotator 'hanlp'"):
     annotators.create_annotator("hanlp")
-  with pytest.raises(annotators.AnnotatorError, match="cannot import"):
+  with pytest.raises(errors.UserError, match="cannot import"):
     annotators.create_annotator("no_such_module.Thing")
-  with pytest.raises(annotators.AnnotatorError, match="not an annotators.Annotator"):
+  with pytest.raises(errors.UserError, match="not an annotators.Annotator"):
     annotators.create_annotator("collections.OrderedDict")
 
 
@@ -140,15 +141,15 @@ def test_describe_is_cheap_and_checks_options(tmp_path):
   description = annotators.JiebaAnnotator.describe({})
   assert description["name"] == "jieba"
   assert description["labelled_tasks"] == ["pos", "ner"]
-  with pytest.raises(annotators.AnnotatorError, match="needs --ltp_model"):
+  with pytest.raises(errors.UserError, match="needs --ltp_model"):
     annotators.LtpAnnotator.describe({"ltp_model": ""})
   if importlib.util.find_spec("ltp") is None:
-    with pytest.raises(annotators.AnnotatorError, match="is missing"):
+    with pytest.raises(errors.UserError, match="is missing"):
       annotators.LtpAnnotator.describe({"ltp_model": "LTP/small"})
   else:
-    with pytest.raises(annotators.AnnotatorError, match="without config.json"):
+    with pytest.raises(errors.UserError, match="without config.json"):
       annotators.LtpAnnotator.describe({"ltp_model": str(tmp_path)})
-    with pytest.raises(annotators.AnnotatorError, match="no such directory"):
+    with pytest.raises(errors.UserError, match="no such directory"):
       annotators.LtpAnnotator.describe({"ltp_model": str(tmp_path / "missing")})
     assert annotators.LtpAnnotator.describe(
         {"ltp_model": "LTP/small"})["ltp_model"] == "LTP/small"
@@ -214,9 +215,9 @@ def test_splitter_choice():
     # English rules are off: no split after a Latin full stop.
     assert split(u"It is good. Yes! 第二句。") == [u"It is good. Yes! 第二句。"]
   else:
-    with pytest.raises(annotators.AnnotatorError, match="--sentence_splitter=rules"):
+    with pytest.raises(errors.UserError, match="--sentence_splitter=rules"):
       annotators.make_sentence_splitter("ltp")
-  with pytest.raises(annotators.AnnotatorError, match="unknown sentence splitter"):
+  with pytest.raises(errors.UserError, match="unknown sentence splitter"):
     annotators.make_sentence_splitter("nltk")
 
 
@@ -287,12 +288,12 @@ def test_ltp_failed_sentence_is_reported_not_fatal(tiny_ltp_dir, monkeypatch):
 def test_ltp_needs_transformers_below_5(tiny_ltp_dir, monkeypatch):
   import transformers
   monkeypatch.delattr(transformers.PreTrainedTokenizerBase, "batch_encode_plus")
-  with pytest.raises(annotators.AnnotatorError, match="transformers<5"):
+  with pytest.raises(errors.UserError, match="transformers<5"):
     annotators.create_annotator("ltp", {"ltp_model": tiny_ltp_dir})
 
 
 def test_ltp_bad_model_directory(tmp_path):
   pytest.importorskip("ltp")
   (tmp_path / "config.json").write_text(u"{not json")
-  with pytest.raises(annotators.AnnotatorError, match="cannot load LTP model"):
+  with pytest.raises(errors.UserError, match="cannot load LTP model"):
     annotators.create_annotator("ltp", {"ltp_model": str(tmp_path)})

@@ -536,7 +536,7 @@ def test_identical_output_whatever_the_worker_count(tmp_path, jieba_corpus):
   cpd.run(reseeded)
   assert file_bytes(reseeded.output_dir) != file_bytes(one.output_dir)
   # The same output directory with other settings is refused.
-  with pytest.raises(cpd.DataError, match="other random_seed"):
+  with pytest.raises(errors.UserError, match="other random_seed"):
     cpd.run(make_options(tmp_path / "one", input_file=jieba_corpus, random_seed=9))
 
 
@@ -675,34 +675,34 @@ def test_dropped_sentences_are_counted(tmp_path):
 
 def test_clear_errors_before_any_work(tmp_path, jieba_corpus):
   options = make_options(tmp_path, input_file=str(tmp_path / "missing-*.txt"))
-  with pytest.raises(cpd.DataError, match="missing-.*matched nothing"):
+  with pytest.raises(errors.UserError, match="missing-.*matched nothing"):
     cpd.run(options)
   assert not os.path.exists(options.output_dir)
   blocker = tmp_path / "a_file"
   blocker.write_text(u"x")
   options = make_options(tmp_path, input_file=jieba_corpus,
                          output_dir=str(blocker / "out"))
-  with pytest.raises(cpd.DataError, match="--output_dir .* is not writable"):
+  with pytest.raises(errors.UserError, match="--output_dir .* is not writable"):
     cpd.run(options)
   assert not os.path.exists(options.resolved_cache_dir())
-  with pytest.raises(cpd.DataError, match="--cache_dir .* is not writable"):
+  with pytest.raises(errors.UserError, match="--cache_dir .* is not writable"):
     cpd.run(make_options(tmp_path, input_file=jieba_corpus, stage="annotate",
                          cache_dir=str(blocker / "cache")))
-  with pytest.raises(cpd.DataError, match="no annotation cache"):
+  with pytest.raises(errors.UserError, match="no annotation cache"):
     cpd.run(make_options(tmp_path, stage="build", cache_dir=str(tmp_path / "none")))
-  with pytest.raises(cpd.DataError, match="replacement_probs"):
+  with pytest.raises(errors.UserError, match="replacement_probs"):
     cpd.run(make_options(tmp_path, input_file=jieba_corpus,
                          replacement_probs=(0.8, 0.1, 0.2)))
-  with pytest.raises(cpd.DataError, match="unknown annotator"):
+  with pytest.raises(errors.UserError, match="unknown annotator"):
     cpd.run(make_options(tmp_path, input_file=jieba_corpus, annotator="hanlp"))
-  with pytest.raises(cpd.DataError, match="is a directory"):
+  with pytest.raises(errors.UserError, match="is a directory"):
     cpd.run(make_options(tmp_path, input_file=str(tmp_path)))
 
 
 def test_a_dying_worker_is_reported(tmp_path, jieba_corpus):
   options = make_options(tmp_path, input_file=jieba_corpus, num_workers=2,
                          annotator="test_create_pretraining_data.DyingAnnotator")
-  with pytest.raises(cpd.DataError, match="worker process died"):
+  with pytest.raises(errors.UserError, match="worker process died"):
     cpd.run(options)
 
 
@@ -716,7 +716,7 @@ def test_command_line(tmp_path, jieba_corpus):
   assert options.replacement_probs == (1.0, 0.0, 0.0)
   assert options.num_workers == 2 and options.max_seq_length == 128
   flag_values(["prog", "--ngram_probs=a,b"])
-  with pytest.raises(cpd.DataError, match="ngram_probs"):
+  with pytest.raises(errors.UserError, match="ngram_probs"):
     cpd.options_from_flags(flag_values)
   # Errors reach the user as one line, without a traceback.
   result = subprocess.run(

@@ -18,6 +18,7 @@ if TESTS_DIR not in sys.path:
   sys.path.insert(0, TESTS_DIR)
 
 import create_pretraining_data as cpd  # noqa: E402
+from lert import errors  # noqa: E402
 from lert.pretrain import pretraining_data  # noqa: E402
 import test_create_pretraining_data as generator_tests  # noqa: E402
 
@@ -116,7 +117,7 @@ def test_a_truncated_tfrecord_is_named(dataset, tmp_path):
     pretraining_data.verify_dataset(tfrecords(options.output_dir), read_contents=False)
   # Without a sidecar the framing says it.
   os.remove(os.path.join(options.output_dir, "lert_data.json"))
-  with pytest.raises(pretraining_data.DatasetError,
+  with pytest.raises(errors.UserError,
                      match=r"pretraining-00005-of-00010\.tfrecord: not a whole "
                            r"TFRecord file: cut inside a record"):
     pretraining_data.verify_dataset(tfrecords(options.output_dir),
@@ -148,7 +149,7 @@ def test_a_changed_shard_is_named(dataset, tmp_path):
   data = bytearray(b"".join(records))
   data[len(data) // 2] ^= 0xFF
   open(path, "wb").write(bytes(data))
-  with pytest.raises(pretraining_data.DatasetError,
+  with pytest.raises(errors.UserError,
                      match=r"pretraining-00007-of-00010\.tfrecord: not a whole "
                            r"TFRecord file: a record (header )?fails its CRC"):
     pretraining_data.verify_dataset(tfrecords(options.output_dir))
@@ -178,7 +179,7 @@ def test_a_cache_shard_cut_at_a_line_boundary_is_refused(dataset, tmp_path):
   lines = open(path, "rb").readlines()
   assert len(lines) == 3
   open(path, "wb").write(b"".join(lines[:2]))
-  with pytest.raises(cpd.DataError, match=r"annotation cache shard .*annotations-"
+  with pytest.raises(errors.UserError, match=r"annotation cache shard .*annotations-"
                      r"00002-of-00010\.jsonl has \d+ bytes, but \d+ were written"):
     cpd.run(options)
 
@@ -186,8 +187,8 @@ def test_a_cache_shard_cut_at_a_line_boundary_is_refused(dataset, tmp_path):
 def test_an_emptied_cache_shard_is_refused(dataset, tmp_path):
   options = staged(dataset, tmp_path)
   open(cache_shard(options, 6), "wb").close()
-  with pytest.raises(cpd.DataError, match=r"annotations-00006-of-00010\.jsonl has "
-                                          r"0 bytes"):
+  with pytest.raises(errors.UserError, match=r"annotations-00006-of-00010\.jsonl has "
+                                             r"0 bytes"):
     cpd.run(options)
 
 
@@ -196,8 +197,8 @@ def test_the_advice_of_a_cache_error_works(dataset, tmp_path):
   path = cache_shard(options, 4)
   data = open(path, "rb").read()
   open(path, "wb").write(data.replace(b'"line"', b'"LINE"', 1))  # same size
-  with pytest.raises(cpd.DataError, match=r"annotations-00004-of-00010\.jsonl.*"
-                                          r"delete .* --stage=annotate") as error:
+  with pytest.raises(errors.UserError, match=r"annotations-00004-of-00010\.jsonl.*"
+                                             r"delete .* --stage=annotate") as error:
     cpd.run(options)
   # What it says: delete the shard, annotate again, build again.
   assert "delete %s " % path in str(error.value)

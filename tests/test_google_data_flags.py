@@ -11,6 +11,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import create_pretraining_data as cpd
+from lert import errors
 from lert.generator import output_merge
 from lert.pretrain import pretraining_data
 from lert.records import record_schema
@@ -44,7 +45,7 @@ def run_script(flags, cwd):
 
 def records_of(path):
   with open(path, "rb") as handle:
-    return record_codec.split_tfrecords(handle.read())
+    return list(record_codec.read_tfrecords(handle, path))
 
 
 def test_googles_command_line_makes_data_run_pretraining_accepts(tmp_path):
@@ -109,5 +110,5 @@ def test_output_flags_that_cannot_work_are_refused(tmp_path, overrides, message)
   write_inputs(str(tmp_path))
   options = cpd.Options(input_file=str(tmp_path / "a.txt"), vocab_file=VOCAB_FILE,
                         **overrides)
-  with pytest.raises(cpd.DataError, match=message):
+  with pytest.raises(errors.UserError, match=message):
     cpd.run(options)

@@ -11,6 +11,7 @@ if TESTS_DIR not in sys.path:
   sys.path.insert(0, TESTS_DIR)
 
 import create_pretraining_data as cpd  # noqa: E402
+from lert import errors  # noqa: E402
 import test_create_pretraining_data as generator_tests  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def test_a_file_that_is_not_utf8_is_refused_before_any_work(tmp_path, encoding,
   corpus = tmp_path / "corpus.txt"
   corpus.write_bytes(data)
   options = generator_tests.make_options(tmp_path, input_file=str(corpus))
-  with pytest.raises(cpd.DataError, match=r"--input_file %s %s.*must be UTF-8" %
+  with pytest.raises(errors.UserError, match=r"--input_file %s %s.*must be UTF-8" %
                      (str(corpus).replace(".", r"\."), problem)):
     cpd.run(options)
   assert not os.path.exists(options.output_dir)
@@ -46,8 +47,8 @@ def test_a_shard_that_is_mostly_not_utf8_is_refused(tmp_path):
   corpus.write_bytes(start.encode("utf-8") + (TEXT * 200).encode("gb18030"))
   options = generator_tests.make_options(tmp_path, input_file=str(corpus),
                                          shard_size_mb=0.05)
-  with pytest.raises(cpd.DataError, match=r"corpus\.txt \(lines from \d+\) is not "
-                                          r"UTF-8: \d+ of its \d+ non-blank lines"):
+  with pytest.raises(errors.UserError, match=r"corpus\.txt \(lines from \d+\) is not "
+                                             r"UTF-8: \d+ of its \d+ non-blank lines"):
     cpd.run(options)
 
 
@@ -66,7 +67,7 @@ def test_an_unreadable_input_file_is_one_clear_error(tmp_path):
   broken = tmp_path / "broken.txt"
   os.symlink(str(tmp_path / "gone.txt"), str(broken))
   options = generator_tests.make_options(tmp_path, input_file=str(tmp_path / "*.txt"))
-  with pytest.raises(cpd.DataError, match=r"--input_file .*broken\.txt cannot be "
-                                          r"read: No such file"):
+  with pytest.raises(errors.UserError, match=r"--input_file .*broken\.txt cannot be "
+                                             r"read: No such file"):
     cpd.run(options)
   assert not os.path.exists(options.output_dir)

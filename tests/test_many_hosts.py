@@ -10,7 +10,8 @@ import sys
 import pytest
 
 import create_pretraining_data as cpd
-from lert import fileio
+from lert import errors
+from lert.generator import progress
 from lert.pretrain import pretraining_data
 import test_create_pretraining_data as generator_tests
 from conftest import REPO_ROOT
@@ -108,7 +109,7 @@ def test_finalize_names_a_shard_no_host_built(corpus, tmp_path):
   output_dir = str(tmp_path / "out")
   cpd.run(cpd.Options(input_file=corpus, output_dir=output_dir, num_hosts=3,
                       host_index=0, **SETTINGS))
-  with pytest.raises(cpd.DataError, match=r"--stage=finalize: \d+ of the \d+ shards "
+  with pytest.raises(errors.UserError, match=r"--stage=finalize: \d+ of the \d+ shards "
                      r"are not built .*pretraining-00001-of-\d{5}\.tfrecord"):
     cpd.run(cpd.Options(stage="finalize", output_dir=output_dir, **SETTINGS))
 
@@ -117,19 +118,19 @@ def test_finalize_before_any_build_says_so(corpus, tmp_path):
   cache_dir = str(tmp_path / "cache")
   cpd.run(cpd.Options(stage="annotate", input_file=corpus, cache_dir=cache_dir,
                       **SETTINGS))
-  with pytest.raises(cpd.DataError, match="nothing was built in"):
+  with pytest.raises(errors.UserError, match="nothing was built in"):
     cpd.run(cpd.Options(stage="finalize", cache_dir=cache_dir,
                         output_dir=str(tmp_path / "out"), **SETTINGS))
 
 
 def test_a_host_removes_only_its_own_temporaries(corpus, tmp_path):
   cache_dir = str(tmp_path / "cache")
-  os.makedirs(os.path.join(cache_dir, fileio.PROGRESS_DIR))
+  os.makedirs(os.path.join(cache_dir, progress.PROGRESS_DIR))
   left = ["annotations-00000-of-00009.jsonl.tmp-12-ab", "manifest.json.tmp-12-ab",
-          os.path.join(fileio.PROGRESS_DIR,
+          os.path.join(progress.PROGRESS_DIR,
                        "annotations-00002-of-00009.json.tmp-12-ab")]
   own = ["annotations-00001-of-00009.jsonl.tmp-12-ab",
-         os.path.join(fileio.PROGRESS_DIR,
+         os.path.join(progress.PROGRESS_DIR,
                       "annotations-00003-of-00009.json.tmp-12-ab")]
   for name in left + own:
     open(os.path.join(cache_dir, name), "wb").close()
@@ -145,6 +146,6 @@ def test_a_host_removes_only_its_own_temporaries(corpus, tmp_path):
     (dict(stage="finalize", num_hosts=2), "finalize runs once, on one host"),
 ])
 def test_host_flags_that_cannot_work_are_refused(corpus, tmp_path, overrides, message):
-  with pytest.raises(cpd.DataError, match=message):
+  with pytest.raises(errors.UserError, match=message):
     cpd.run(cpd.Options(input_file=corpus, output_dir=str(tmp_path / "out"),
                         **dict(SETTINGS, **overrides)))

@@ -99,13 +99,13 @@ def test_pku_table_covers_every_tag_of_199801():
   tags = collections.Counter()
   with open(path, encoding="utf-8") as handle:
     for line in handle:
-      for sentence in preannotated.parse_people_daily_line(line).sentences:
+      for sentence in preannotated.parse_people_daily_line(line, "test").sentences:
         tags.update(sentence.pos)
   assert sorted(tags) == sorted(PKU_TAGS_199801)
 
 
 def test_people_daily_plain_lines(tmp_path):
-  line = preannotated.parse_people_daily_line(PLAIN_LINES[0])
+  line = preannotated.parse_people_daily_line(PLAIN_LINES[0], "test")
   assert line.article is None
   sentence, = line.sentences
   assert sentence.words == [u"中共中央", u"总书记", u"、", u"国家", u"主席", u"江", u"泽民"]
@@ -113,7 +113,7 @@ def test_people_daily_plain_lines(tmp_path):
   assert sentence.entities == [("Ni", 0, 0), ("Nh", 5, 6)]
   assert sentence.dep is None and sentence.heads is None
   # Sentences end after 。！？； and the closing quotes right after them.
-  second = preannotated.parse_people_daily_line(PLAIN_LINES[1]).sentences
+  second = preannotated.parse_people_daily_line(PLAIN_LINES[1], "test").sentences
   assert [u"".join(s.words) for s in second] == [u"他说：“我们到了北京。”", u"大家笑了！"]
   assert second[0].entities == [("Ns", 7, 7)]
   # Without ids and blank lines, every line is a document.
@@ -231,11 +231,11 @@ LTP_SENTENCE = annotators.SentenceAnnotation(
 def test_ltp_json_round_trip():
   line = preannotated.ltp_json_line(LTP_SENTENCE)
   assert json.loads(line)["ner"] == [["Ni", u"哈工大", 0, 0], ["Ns", u"哈尔滨", 3, 3]]
-  assert preannotated.parse_ltp_json_line(line) == (LTP_SENTENCE, 0)
+  assert preannotated.parse_ltp_json_line(line, "test") == (LTP_SENTENCE, 0)
   # Extra keys are ignored.
   value = json.loads(line)
   value["srl"] = []
-  assert preannotated.parse_ltp_json_line(json.dumps(value))[0] == LTP_SENTENCE
+  assert preannotated.parse_ltp_json_line(json.dumps(value), "test")[0] == LTP_SENTENCE
 
 
 def test_ltp_jsonl_end_to_end_dep_and_mapped_tags(tmp_path):
@@ -334,7 +334,7 @@ def test_a_malformed_line_is_an_error_naming_file_and_line(tmp_path, input_forma
           preannotated.ltp_json_line(LTP_SENTENCE))
   path = write(tmp_path / "bad.txt", [good, line])
   options = make_options(tmp_path, input_file=path, input_format=input_format)
-  with pytest.raises(cpd.DataError) as caught:
+  with pytest.raises(errors.UserError) as caught:
     cpd.run(options)
   message = str(caught.value)
   assert message.startswith("%s:2: not a %s line: " % (path, input_format)), message
@@ -393,7 +393,7 @@ def test_annotate_ltp_then_preannotated_equals_annotator_ltp(tmp_path):
   sentences = [s for d in documents for s in d]
   output = ltp.LTP(model).pipeline(sentences, tasks=["cws", "pos", "ner", "dep"])
   with open(jsonl, encoding="utf-8") as handle:
-    read = [preannotated.parse_ltp_json_line(line)[0] for line in handle if line.strip()]
+    read = [preannotated.parse_ltp_json_line(line, jsonl)[0] for line in handle if line.strip()]
   assert len(read) == len(sentences)
   for index, annotation in enumerate(read):
     assert annotation.words == list(output.cws[index])

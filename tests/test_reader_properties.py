@@ -19,8 +19,8 @@ from lert.generator import corpus_reader
 from lert.generator import data_stats
 from lert.generator import instance_builder
 from lert import linguistics
+from lert import errors
 import tokenization
-from lert.fileio import DataError
 
 VOCAB_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "vocab.txt")
@@ -31,7 +31,7 @@ EXAMPLES = settings(max_examples=60, deadline=None, database=None)
 
 
 def read(data, input_format):
-  """(documents, statistics) of `data` as one shard, or the DataError."""
+  """(documents, statistics) of `data` as one shard, or the UserError."""
   with tempfile.TemporaryDirectory() as directory:
     path = os.path.join(directory, "input.txt")
     with open(path, "wb") as handle:
@@ -40,7 +40,7 @@ def read(data, input_format):
     try:
       corpus_reader.check_input_files([path])
       lines = corpus_reader.read_shard_lines(path, 0, len(data), 1, stats)
-    except DataError as e:
+    except errors.UserError as e:
       assert path in str(e)
       return None, e
     documents = list(corpus_reader.iter_documents(lines, input_format, SPLIT, stats,

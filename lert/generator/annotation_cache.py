@@ -17,8 +17,8 @@ its `.progress/` file; the build stage reads a shard only through
 import hashlib
 import json
 
+from lert import errors
 from lert import fileio
-from lert.fileio import DataError
 
 CACHE_FORMAT = "lert-annotation-cache/2"
 # Sentences are annotated in groups of this many (LTP batches within a group).
@@ -70,8 +70,8 @@ def annotate_documents(documents, annotator, where, stats, report=None):
     texts = [text for _, sentences in pending for text in sentences]
     results = annotator.annotate(texts)
     if len(results) != len(texts):
-      raise DataError("annotator %s returned %d annotations for %d sentences" %
-                      (annotator.name, len(results), len(texts)))
+      raise errors.UserError("annotator %s returned %d annotations for %d sentences" %
+                             (annotator.name, len(results), len(texts)))
     results = iter(results)
     for first, sentences in pending:
       records = []
@@ -130,12 +130,12 @@ def read_cache_shard(path, integrity):
   try:
     size = fileio.getsize(path)
   except OSError as e:
-    raise DataError("annotation cache shard %s cannot be read (%s); %s" %
-                    (path, e.strerror or e, reannotate_advice(path)))
+    raise errors.UserError("annotation cache shard %s cannot be read (%s); %s" %
+                           (path, e.strerror or e, reannotate_advice(path)))
   if size != integrity["bytes"]:
-    raise DataError("annotation cache shard %s has %d bytes, but %d were written "
-                    "when it was annotated (cut or changed since); %s" %
-                    (path, size, integrity["bytes"], reannotate_advice(path)))
+    raise errors.UserError("annotation cache shard %s has %d bytes, but %d were written "
+                           "when it was annotated (cut or changed since); %s" %
+                           (path, size, integrity["bytes"], reannotate_advice(path)))
   digest = hashlib.sha256()
   lines = 0
   with fileio.open_file(path) as handle:
@@ -143,7 +143,7 @@ def read_cache_shard(path, integrity):
       digest.update(raw)
       yield lines, raw
   if lines != integrity["lines"] or digest.hexdigest() != integrity["sha256"]:
-    raise DataError("annotation cache shard %s differs from what was annotated "
-                    "(%d lines, sha256 %s; recorded %d lines, sha256 %s); %s" % (
+    raise errors.UserError("annotation cache shard %s differs from what was annotated "
+                           "(%d lines, sha256 %s; recorded %d lines, sha256 %s); %s" % (
                         path, lines, digest.hexdigest()[:12], integrity["lines"],
                         integrity["sha256"][:12], reannotate_advice(path)))

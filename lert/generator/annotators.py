@@ -65,7 +65,9 @@ import os
 import re
 import sys
 
+from lert import errors
 from lert import linguistics
+
 SentenceAnnotation = collections.namedtuple(
     "SentenceAnnotation", ["words", "pos", "entities", "dep", "heads"])
 
@@ -77,10 +79,6 @@ _HAS_CJK = re.compile(u"[%s]" % _CJK_CLASS)
 _DIGIT = u"0-9\uff10-\uff19"
 _NUMBER = re.compile(u"^[%s.,\uff0e%%\uff05+\\-]*[%s][%s.,\uff0e%%\uff05]*$" %
                      (_DIGIT, _DIGIT, _DIGIT))
-
-
-class AnnotatorError(Exception):
-  """An annotator cannot be built or used (missing package, bad model...)."""
 
 
 class Annotator(object):
@@ -108,7 +106,7 @@ class Annotator(object):
     """What identifies this annotator's output, recorded with the cache.
 
     Cheap (no model is loaded): the generator calls it before any work, so it
-    should also reject options that cannot work (raise AnnotatorError).
+    should also reject options that cannot work (raise errors.UserError).
     """
     del options
     return {"name": cls.name, "labelled_tasks": list(cls.labelled_tasks)}
@@ -138,15 +136,15 @@ def annotator_class(name):
   if name in _REGISTRY:
     return _REGISTRY[name]
   if "." not in name:
-    raise AnnotatorError("unknown annotator %r; known: %s, or a dotted path "
-                         "package.module.ClassName" % (name, ", ".join(_REGISTRY)))
+    raise errors.UserError("unknown annotator %r; known: %s, or a dotted path "
+                           "package.module.ClassName" % (name, ", ".join(annotator_names())))
   module_name, class_name = name.rsplit(".", 1)
   try:
     cls = getattr(importlib.import_module(module_name), class_name)
   except (ImportError, AttributeError) as e:
-    raise AnnotatorError("cannot import annotator %r: %s" % (name, e))
+    raise errors.UserError("cannot import annotator %r: %s" % (name, e))
   if not (isinstance(cls, type) and issubclass(cls, Annotator)):
-    raise AnnotatorError("%r is not an annotators.Annotator subclass" % name)
+    raise errors.UserError("%r is not an annotators.Annotator subclass" % name)
   return cls
 
 
@@ -156,6 +154,8 @@ def create_annotator(name, options=None):
 
 
 # --- jieba ---------------------------------------------------------------------
+
+_NEEDS_JIEBA = "the jieba annotator needs jieba (pip install jieba==0.42.1)"
 
 # jieba's dictionary tags ~370 bound characters (咐, 咙...) `x`, its tag for
 # punctuation too; such a Chinese word gets this pseudo-tag, LTP's `g` (morpheme).
@@ -187,8 +187,7 @@ class JiebaAnnotator(Annotator):
       import jieba
       import jieba.posseg
     except ImportError as e:
-      raise AnnotatorError("the jieba annotator needs jieba (pip install "
-                           "jieba==0.42.1): %s" % e)
+      raise errors.UserError("%s: %s" % (_NEEDS_JIEBA, e))
     jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter
     self._tokenizer = jieba.dt
     self._tokenizer.initialize()
@@ -215,8 +214,7 @@ class JiebaAnnotator(Annotator):
     try:
       import jieba  # cheap: the dictionary loads on first use
     except ImportError as e:
-      raise AnnotatorError("the jieba annotator needs jieba (pip install "
-                           "jieba==0.42.1): %s" % e)
+      raise errors.UserError("%s: %s" % (_NEEDS_JIEBA, e))
     description = super(JiebaAnnotator, cls).describe(options)
     description["jieba_version"] = jieba.__version__
     return description
@@ -352,6 +350,12 @@ class JiebaAnnotator(Annotator):
 # --- LTP -----------------------------------------------------------------------
 
 
+_NEEDS_LTP_MODEL = ("the ltp annotator needs --ltp_model (a local LTP model directory, "
+                    "or a hub name such as LTP/small)")
+_NEEDS_LTP_PACKAGES = ("the ltp annotator needs torch, transformers<5 and ltp==4.2.14 "
+                       "(pip install ltp==4.2.14 'transformers<5')")
+
+
 @register("ltp")
 class LtpAnnotator(Annotator):
   """LTP 4.x neural pipeline (cws, pos, ner, dep), batched, GPU when available."""
@@ -365,8 +369,7 @@ class LtpAnnotator(Annotator):
 
   def __init__(self, model, batch_size=32, device=None):
     if not model:
-      raise AnnotatorError("the ltp annotator needs --ltp_model (a local LTP "
-                           "model directory, or a hub name such as LTP/small)")
+      raise errors.UserError(_NEEDS_LTP_MODEL)
     # transformers would otherwise import TensorFlow too (hundreds of MB per
     # worker) when it is installed; LTP is PyTorch only.
     os.environ.setdefault("USE_TF", "0")
@@ -375,15 +378,13 @@ class LtpAnnotator(Annotator):
       import transformers
       from ltp import LTP
     except ImportError as e:
-      raise AnnotatorError(
-          "the ltp annotator needs torch, transformers<5 and ltp==4.2.14 "
-          "(pip install ltp==4.2.14 'transformers<5'): %s" % e)
+      raise errors.UserError("%s: %s" % (_NEEDS_LTP_PACKAGES, e))
     if not hasattr(transformers.PreTrainedTokenizerBase, "batch_encode_plus"):
-      raise AnnotatorError(
+      raise errors.UserError(
           "transformers %s has no batch_encode_plus, which LTP 4.2 calls; install "
           "transformers<5 (this project pins 4.46.3)" % transformers.__version__)
     if batch_size < 1:
-      raise AnnotatorError("ltp_batch_size must be >= 1, got %d" % batch_size)
+      raise errors.UserError("ltp_batch_size must be >= 1, got %d" % batch_size)
     self.model_name = model
     self.batch_size = batch_size
     self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -392,18 +393,18 @@ class LtpAnnotator(Annotator):
       with contextlib.redirect_stdout(sys.stderr):
         self._ltp = LTP(model)
     except Exception as e:  # pylint: disable=broad-except
-      raise AnnotatorError("cannot load LTP model %r (a directory with "
-                           "config.json, or a hub name when online): %s: %s" %
-                           (model, type(e).__name__, e))
+      raise errors.UserError("cannot load LTP model %r (a directory with "
+                             "config.json, or a hub name when online): %s: %s" %
+                             (model, type(e).__name__, e))
     try:
       self._ltp.to(self.device)
     except Exception as e:  # pylint: disable=broad-except
-      raise AnnotatorError("cannot move the LTP model to device %r: %s" %
-                           (self.device, e))
+      raise errors.UserError("cannot move the LTP model to device %r: %s" %
+                             (self.device, e))
     missing = [t for t in self.TASKS if t not in self._ltp.supported_tasks]
     if missing:
-      raise AnnotatorError("LTP model %r does not support task(s) %s" %
-                           (model, ", ".join(missing)))
+      raise errors.UserError("LTP model %r does not support task(s) %s" %
+                             (model, ", ".join(missing)))
     self._failed = 0
     self._cut = 0
 
@@ -416,23 +417,20 @@ class LtpAnnotator(Annotator):
   def describe(cls, options):
     model = options.get("ltp_model")
     if not model:
-      raise AnnotatorError("the ltp annotator needs --ltp_model (a local LTP "
-                           "model directory, or a hub name such as LTP/small)")
+      raise errors.UserError(_NEEDS_LTP_MODEL)
     for package in ("torch", "transformers", "ltp"):
       if importlib.util.find_spec(package) is None:
-        raise AnnotatorError(
-            "the ltp annotator needs torch, transformers<5 and ltp==4.2.14 "
-            "(pip install ltp==4.2.14 'transformers<5'); %s is missing" % package)
+        raise errors.UserError("%s; %s is missing" % (_NEEDS_LTP_PACKAGES, package))
     if os.path.isdir(model):
       if not os.path.isfile(os.path.join(model, "config.json")):
-        raise AnnotatorError("--ltp_model %s is a directory without config.json; "
-                             "an LTP 4 model directory holds config.json, "
-                             "pytorch_model.bin and vocab.txt" % model)
+        raise errors.UserError("--ltp_model %s is a directory without config.json; "
+                               "an LTP 4 model directory holds config.json, "
+                               "pytorch_model.bin and vocab.txt" % model)
       model = os.path.abspath(model)
     elif model.startswith((os.path.sep, ".", "~")) or model.count("/") != 1:
       # Hub names are exactly owner/name (LTP/small); anything else is a path.
-      raise AnnotatorError("--ltp_model %s: no such directory (hub names look "
-                           "like LTP/small)" % model)
+      raise errors.UserError("--ltp_model %s: no such directory (hub names look "
+                             "like LTP/small)" % model)
     description = super(LtpAnnotator, cls).describe(options)
     description["ltp_model"] = model
     return description
@@ -567,7 +565,7 @@ class PreannotatedAnnotator(Annotator):
   @staticmethod
   def _tasks(input_format):
     if input_format not in PREANNOTATED_FORMATS:
-      raise AnnotatorError(
+      raise errors.UserError(
           "--annotator=preannotated needs an input format that carries "
           "annotations (--input_format=%s), not %s" %
           ("|".join(PREANNOTATED_FORMATS), input_format))
@@ -588,8 +586,8 @@ class PreannotatedAnnotator(Annotator):
     for sentence in sentences:
       annotation = getattr(sentence, "annotation", None)
       if annotation is None:
-        raise AnnotatorError("the preannotated annotator got a sentence without "
-                             "an annotation: %r" % sentence[:50])
+        raise errors.UserError("the preannotated annotator got a sentence without "
+                               "an annotation: %r" % sentence[:50])
       if sentence.tag_set == "pku":
         self._tag_counts.update(annotation.pos)
         annotation = annotation._replace(
@@ -670,14 +668,14 @@ def make_sentence_splitter(name):
   installed, else rules.
   """
   if name not in SPLITTERS:
-    raise AnnotatorError("unknown sentence splitter %r; use one of %s" %
-                         (name, ", ".join(SPLITTERS)))
+    raise errors.UserError("unknown sentence splitter %r; use one of %s" %
+                           (name, ", ".join(SPLITTERS)))
   if name in ("auto", "ltp"):
     try:
       from ltp_extension.algorithms import StnSplit
     except ImportError as e:
       if name == "ltp":
-        raise AnnotatorError(
+        raise errors.UserError(
             "--sentence_splitter=ltp needs ltp-extension (pip install "
             "ltp-extension==0.1.13), or use --sentence_splitter=rules: %s" % e)
     else:

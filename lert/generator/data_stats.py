@@ -15,6 +15,8 @@ import os
 
 from lert import fileio
 from lert import linguistics
+from lert.generator import options as options_lib
+from lert.generator import progress
 from lert.pretrain import pretraining_data
 from lert.records import record_schema
 import tokenization
@@ -164,7 +166,8 @@ def _read_progress_files(directory, names):
   """(summed statistics, {name: integrity record}) of finished shards."""
   total, shards = {}, {}
   for name in names:
-    record = fileio.read_json(fileio.progress_path(directory, name), advice=fileio.RESTART_ADVICE)
+    record = fileio.read_json(progress.progress_path(directory, name),
+                              advice=progress.RESTART_ADVICE)
     add_counts(total, record["statistics"])
     shards[name] = record["shard"]
   return total, shards
@@ -188,10 +191,10 @@ def _add_shares(build):
       n: _fraction(c + fills.get(n, 0), all_ngrams) for n, c in ngrams.items()}
 
 
-def make_sidecar(options, manifest, identity):
+def make_sidecar(options: options_lib.Options, manifest, identity):
   """The sidecar of the output shards, from every shard's statistics."""
   count = len(manifest["shards"])
-  outputs = [fileio.output_name(i, count) for i in range(count)]
+  outputs = [record_schema.pretraining_shard_name(i, count) for i in range(count)]
   annotation, _ = _read_progress_files(
       options.resolved_cache_dir(), [shard["name"] for shard in manifest["shards"]])
   build, shards = _read_progress_files(options.resolved_output_dir(), outputs)
@@ -240,7 +243,7 @@ def make_sidecar(options, manifest, identity):
 def write_sidecar(output_dir, sidecar):
   """Writes `<output_dir>/lert_data.json`."""
   fileio.write_atomically(os.path.join(output_dir, SIDECAR),
-                                fileio.json_bytes(sidecar))
+                          fileio.json_bytes(sidecar))
 
 
 # --- The report -------------------------------------------------------------------------

@@ -38,6 +38,7 @@ per shard), so the instances depend only on the seed and the input.
 import bisect
 
 from lert import linguistics
+from lert.generator import options as options_lib
 import tokenization
 
 CLS, SEP, MASK = "[CLS]", "[SEP]", "[MASK]"
@@ -165,12 +166,11 @@ class Instance(object):
 class InstanceBuilder(object):
   """Cuts a document's segments into instances and masks them (one rng per shard).
 
-  `options` has the generator's masking settings (create_pretraining_data
-  .Options); `stats` (data_stats.BuildStatistics) counts cut words and
-  split sentences.
+  `options` has the generator's masking settings; `stats`
+  (data_stats.BuildStatistics) counts cut words and split sentences.
   """
 
-  def __init__(self, options, vocab):
+  def __init__(self, options: options_lib.Options, vocab):
     self.max_seq_length = options.max_seq_length
     self.max_tokens = options.max_seq_length - 2
     self.max_predictions = options.max_predictions_per_seq

@@ -14,9 +14,9 @@ import os
 import threading
 import time
 
-from lert import fileio
+from lert import errors
+from lert.generator import progress
 from lert.generator import shard_jobs
-from lert.fileio import DataError
 
 
 # The worker state of a pool process (set by its initializer).
@@ -34,15 +34,15 @@ def _init_pool_worker(config, queue, parent_pid):
     now = time.time()
     if fraction >= 1.0 or now - state["last"] > 0.5:
       state["last"] = now
-      queue.put((job["index"], fraction))
+      queue.put((job.index, fraction))
   _PROCESS_WORKER = shard_jobs.Worker(config, report)
 
 
 def _pool_job(job):
   try:
     return shard_jobs.run_job(_PROCESS_WORKER, job)
-  except (DataError, OSError) as e:
-    return {"index": job["index"], "error": str(e)}
+  except (errors.UserError, OSError) as e:
+    return {"index": job.index, "error": str(e)}
 
 
 class _Progress(object):
@@ -50,7 +50,7 @@ class _Progress(object):
 
   def __init__(self, label, jobs, interval=5.0):
     self.label = label
-    self.sizes = {job["index"]: job["bytes"] for job in jobs}
+    self.sizes = {job.index: job.bytes for job in jobs}
     self.total = float(max(1, sum(self.sizes.values())))
     self.fractions = {}
     self.done = 0
@@ -78,18 +78,18 @@ class _Progress(object):
     eta = ("%d:%02d:%02d" % (remaining // 3600, remaining % 3600 // 60,
                              remaining % 60)) if remaining != float("inf") else "?"
     speed = ("%.2f MB/s" % (rate / 1e6)) if rate >= 1e5 else ("%.1f KB/s" % (rate / 1e3))
-    fileio.log("%s: %d/%d shards, %.2f/%.2f MB (%.0f%%), %s, ETA %s" % (
+    progress.log("%s: %d/%d shards, %.2f/%.2f MB (%.0f%%), %s, ETA %s" % (
         self.label, self.done, self.count, done_bytes / 1e6, self.total / 1e6,
         100.0 * done_bytes / self.total, speed, eta))
 
 
 def execute_jobs(jobs, worker_config, num_workers, label):
   """Runs jobs in-process (1 worker) or in worker processes; returns results."""
-  progress = _Progress(label, jobs)
+  meter = _Progress(label, jobs)
   results = []
   if num_workers == 1 or len(jobs) <= 1:
     worker = shard_jobs.Worker(
-        worker_config, lambda job, fraction: progress.update(job["index"], fraction))
+        worker_config, lambda job, fraction: meter.update(job.index, fraction))
     for job in jobs:
       results.append(shard_jobs.run_job(worker, job))
     return results
@@ -103,7 +103,7 @@ def execute_jobs(jobs, worker_config, num_workers, label):
         index, fraction = queue.get(timeout=0.2)
       except Exception:  # pylint: disable=broad-except
         continue  # queue.Empty
-      progress.update(index, fraction)
+      meter.update(index, fraction)
   thread = threading.Thread(target=drain)
   thread.daemon = True
   thread.start()
@@ -118,11 +118,11 @@ def execute_jobs(jobs, worker_config, num_workers, label):
       try:
         result = future.result()
       except concurrent.futures.process.BrokenProcessPool:
-        raise DataError("a worker process died (killed, or out of memory?) "
-                        "while making shard %d; finished shards are kept: run "
-                        "again to resume" % futures[future]["index"])
+        raise errors.UserError("a worker process died (killed, or out of memory?) "
+                               "while making shard %d; finished shards are kept: run "
+                               "again to resume" % futures[future].index)
       if "error" in result:
-        raise DataError(result["error"])
+        raise errors.UserError(result["error"])
       results.append(result)
   finally:
     for future in futures:

@@ -3,7 +3,7 @@
 
 google-research/bert's generator shuffles all of its instances together and
 writes instance i to output file i % len(outputs). So does this: the shards
-are built as ever (in the work directory, Options.resolved_output_dir), then
+are built as ever (in the work directory, options.Options.resolved_output_dir), then
 their records, checked against the shards' sha256, are shuffled together with
 a seed of `--random_seed` and dealt round-robin. Like Google's, this holds
 every instance in memory (serialized, far smaller than Google's objects);
@@ -16,14 +16,17 @@ of them; the statistics are the whole set's.
 """
 
 import hashlib
+import io
 import os
 import random
 
+from lert import errors
 from lert import fileio
+from lert.generator import options as options_lib
+from lert.generator import progress
 from lert.generator import shard_jobs
 from lert.pretrain import pretraining_data
 from lert.records import record_codec
-from lert.fileio import DataError
 
 
 def merge_seed(random_seed):
@@ -35,12 +38,12 @@ def merge_seed(random_seed):
 def _read_shard(path, integrity):
   data = fileio.read_bytes(path)
   if hashlib.sha256(data).hexdigest() != integrity["sha256"]:
-    raise DataError("%s changed since it was built (sha256 differs); delete it "
-                    "and run again to rebuild it" % path)
-  return record_codec.split_tfrecords(data)
+    raise errors.UserError("%s changed since it was built (sha256 differs); delete it "
+                           "and run again to rebuild it" % path)
+  return list(record_codec.read_tfrecords(io.BytesIO(data), path))
 
 
-def fill_output_files(options, sidecar):
+def fill_output_files(options: options_lib.Options, sidecar):
   """Writes the `--output_file` files and their sidecars; returns the set's."""
   work_dir = options.resolved_output_dir()
   records = []
@@ -59,10 +62,10 @@ def fill_output_files(options, sidecar):
     own = dict(sidecar, files=[name], shards={name: shards[path]},
                num_instances=shards[path]["records"], data_set=data_set)
     fileio.write_atomically(path + pretraining_data.SIDECAR_SUFFIX,
-                                  fileio.json_bytes(own))
-  fileio.log("wrote %d instances into %d file(s) as Google's generator "
-                   "does (shuffled, instance i into file i %% %d), each with its "
-                   "sidecar <file>%s; the shards and the annotation cache stay "
-                   "in %s" % (len(records), len(paths), len(paths),
-                              pretraining_data.SIDECAR_SUFFIX, work_dir))
+                            fileio.json_bytes(own))
+  progress.log("wrote %d instances into %d file(s) as Google's generator "
+               "does (shuffled, instance i into file i %% %d), each with its "
+               "sidecar <file>%s; the shards and the annotation cache stay "
+               "in %s" % (len(records), len(paths), len(paths),
+                          pretraining_data.SIDECAR_SUFFIX, work_dir))
   return dict(sidecar, files=paths, shards=shards, data_set=data_set)

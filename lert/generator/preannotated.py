@@ -18,19 +18,30 @@ returns it; jieba or ltp annotate the plain text again):
   "ner": [[type, text, first_word, last_word]], "dep": {"head": [1-based, 0
   root], "label": [relations]}}; other keys are ignored.
 
-Parsers raise FormatError (what is wrong; the caller names file:line). The
-caller's `clean` (word -> word) removes the characters the tokenizer removes;
-a word left empty is dropped (indexes and heads follow) and counted.
+A malformed line is a UserError naming the file:line the caller gives and
+what is wrong. The caller's `clean` (word -> word) removes the characters the
+tokenizer removes; a word left empty is dropped (indexes and heads follow) and
+counted.
 """
 
 import collections
 import json
 import re
 
-from lert.generator import annotators
+from lert import errors
 from lert import linguistics
-class FormatError(ValueError):
-  """A line that is not in its input format (the message says why)."""
+from lert.generator import annotators
+
+# What splits the sentences of a pre-annotated format (recorded in the manifest).
+FORMAT_SPLITTING = {"people_daily": "after_sentence_end_words",
+                    "ltp_jsonl": "one_sentence_a_line"}
+
+
+def _malformed(where, input_format):
+  """problem -> the UserError of a line (`where`: file:line) not in `input_format`."""
+  def error(problem):
+    return errors.UserError("%s: not a %s line: %s" % (where, input_format, problem))
+  return error
 
 
 class AnnotatedText(str):
@@ -66,12 +77,18 @@ def people_daily_article(raw_line):
   return match.group(1) if match else None
 
 
-def _word_tag(item, position):
+def same_article(previous, line):
+  """Are two raw People's Daily lines of one article (no boundary between)?"""
+  article = people_daily_article(previous)
+  return article is not None and article == people_daily_article(line)
+
+
+def _word_tag(item, position, malformed):
   word, slash, tag = item.rpartition("/")
   if not slash or not _TAG.match(tag):
-    raise FormatError("item %d %r is not word/TAG" % (position, item))
+    raise malformed("item %d %r is not word/TAG" % (position, item))
   if not word:
-    raise FormatError("item %d %r has no word" % (position, item))
+    raise malformed("item %d %r has no word" % (position, item))
   return word, tag
 
 
@@ -107,13 +124,15 @@ def _people_daily_entities(tags, groups, group_tags):
   return entities
 
 
-def parse_people_daily_line(line, clean=None):
+def parse_people_daily_line(line, where, clean=None):
   """One People's Daily line -> PeopleDailyLine(article, sentences, words_emptied).
 
   `article` is the id's first three fields ("19980101-01-001") or None;
   `sentences` are annotators.SentenceAnnotation with PKU POS tags, entities in
-  LTP types and no DEP. Raises FormatError for a malformed line.
+  LTP types and no DEP. A malformed line is a UserError naming `where`
+  (file:line).
   """
+  malformed = _malformed(where, "people_daily")
   items = [item for item in _ITEM_SEPARATOR.split(line.strip(" \t\r\n")) if item]
   article = None
   if items:
@@ -129,7 +148,7 @@ def parse_people_daily_line(line, clean=None):
     opens = item.startswith("[") and len(item) > 1 and not item.startswith("[/")
     if opens:
       if group is not None:
-        raise FormatError("item %d %r opens a compound inside another" % (position, item))
+        raise malformed("item %d %r opens a compound inside another" % (position, item))
       group_tags.append(None)
       group = len(group_tags) - 1
       item = item[1:]
@@ -137,10 +156,10 @@ def parse_people_daily_line(line, clean=None):
     match = _CLOSE.match(item)
     if match:
       if group is None:
-        raise FormatError("item %d %r closes a compound that was not opened" %
-                          (position, item))
+        raise malformed("item %d %r closes a compound that was not opened" %
+                        (position, item))
       item, closes = match.group(1), match.group(2)
-    word, tag = _word_tag(item, position)
+    word, tag = _word_tag(item, position, malformed)
     if clean is not None:
       word = clean(word)
     if word:
@@ -153,7 +172,7 @@ def parse_people_daily_line(line, clean=None):
       group_tags[group] = closes
       group = None
   if group is not None:
-    raise FormatError("a compound opened with '[' is not closed with ']TAG'")
+    raise malformed("a compound opened with '[' is not closed with ']TAG'")
   sentences = []
   start = index = 0
   while index < len(words):
@@ -177,14 +196,69 @@ def parse_people_daily_line(line, clean=None):
   return PeopleDailyLine(article, annotations, emptied)
 
 
+# --- Documents ------------------------------------------------------------------
+
+
+def iter_documents(lines, input_format, clean, stats, where):
+  """corpus_reader.iter_documents for people_daily and ltp_jsonl: yields
+  (first_line, sentences), each sentence an AnnotatedText.
+
+  `lines` are (line_number, text) read without cleaning; `clean` (word ->
+  word) cleans each word. Documents end at a blank line; People's Daily's also
+  where a line's article id differs from the previous line's, or has none
+  (corpus_reader's docstring says why).
+  """
+  def finish(first, sentences):
+    if not sentences:
+      stats.add("empty_documents", example="%s:%d" % (where, first))
+      return None
+    return first, sentences
+
+  first, sentences, article = None, [], None
+  for number, line in lines:
+    if not line.strip():
+      if first is not None:
+        document = finish(first, sentences)
+        if document:
+          yield document
+      first, sentences, article = None, [], None
+      continue
+    line_where = "%s:%d" % (where, number)
+    if input_format == "ltp_jsonl":
+      annotation, emptied = parse_ltp_json_line(line, line_where, clean)
+      line_article, found, tag_set = None, [annotation] if annotation else [], "ltp"
+    else:
+      parsed = parse_people_daily_line(line, line_where, clean)
+      line_article, found, emptied = parsed.article, parsed.sentences, parsed.words_emptied
+      tag_set = "pku"
+    if emptied:
+      stats.add("words_emptied", emptied, example=line_where)
+    # People's Daily: a line without an id is a document, an id of another
+    # article starts one.
+    if (input_format == "people_daily" and first is not None and
+        (article is None or line_article != article)):
+      document = finish(first, sentences)
+      if document:
+        yield document
+      first, sentences = None, []
+    if first is None:
+      first = number
+    article = line_article
+    sentences.extend(AnnotatedText(u"".join(a.words), a, tag_set) for a in found)
+  if first is not None:
+    document = finish(first, sentences)
+    if document:
+      yield document
+
+
 # --- LTP JSON lines ---------------------------------------------------------------
 
 LTP_JSON_KEYS = ("cws", "pos", "ner", "dep")
 
 
-def _string_list(value, what):
+def _string_list(value, what, malformed):
   if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-    raise FormatError("%s is not a list of strings" % what)
+    raise malformed("%s is not a list of strings" % what)
   return value
 
 
@@ -214,61 +288,62 @@ def _drop_empty_words(words, pos, entities, dep, heads):
           None if dep is None else [dep[i] for i in kept], new_heads)
 
 
-def parse_ltp_json_line(line, clean=None):
+def parse_ltp_json_line(line, where, clean=None):
   """One JSON line -> (annotators.SentenceAnnotation or None, words_emptied).
 
-  None when cleaning empties every word. Raises FormatError for a line that is
-  not LTP's output for one sentence.
+  None when cleaning empties every word. A line that is not LTP's output for
+  one sentence is a UserError naming `where` (file:line).
   """
+  malformed = _malformed(where, "ltp_jsonl")
   try:
     # strict=False: a raw control character in a string is cleaned below.
     value = json.loads(line, strict=False)
   except ValueError as e:
-    raise FormatError("not JSON (%s)" % e)
+    raise malformed("not JSON (%s)" % e)
   if not isinstance(value, dict):
-    raise FormatError("not a JSON object")
+    raise malformed("not a JSON object")
   missing = [key for key in LTP_JSON_KEYS if key not in value]
   if missing:
-    raise FormatError("missing key(s) %s (LTP's pipeline output has %s)" %
-                      (", ".join(missing), ", ".join(LTP_JSON_KEYS)))
-  words = _string_list(value["cws"], "cws")
+    raise malformed("missing key(s) %s (LTP's pipeline output has %s)" %
+                    (", ".join(missing), ", ".join(LTP_JSON_KEYS)))
+  words = _string_list(value["cws"], "cws", malformed)
   if not words:
-    raise FormatError("cws has no words")
+    raise malformed("cws has no words")
   for index, word in enumerate(words):
     if not word:
-      raise FormatError("cws word %d is empty" % index)
+      raise malformed("cws word %d is empty" % index)
   count = len(words)
-  pos = _string_list(value["pos"], "pos")
+  pos = _string_list(value["pos"], "pos", malformed)
   if len(pos) != count:
-    raise FormatError("%d pos tags for %d cws words" % (len(pos), count))
+    raise malformed("%d pos tags for %d cws words" % (len(pos), count))
   dep = value["dep"]
   if not isinstance(dep, dict) or "head" not in dep or "label" not in dep:
-    raise FormatError("dep is not an object with head and label")
-  labels = _string_list(dep["label"], "dep.label")
+    raise malformed("dep is not an object with head and label")
+  labels = _string_list(dep["label"], "dep.label", malformed)
   heads = dep["head"]
   if not isinstance(heads, list) or not all(_is_int(h) for h in heads):
-    raise FormatError("dep.head is not a list of integers")
+    raise malformed("dep.head is not a list of integers")
   if len(labels) != count or len(heads) != count:
-    raise FormatError("%d dep labels and %d heads for %d cws words" %
-                      (len(labels), len(heads), count))
+    raise malformed("%d dep labels and %d heads for %d cws words" %
+                    (len(labels), len(heads), count))
   for index, head in enumerate(heads):
     if not 0 <= head <= count:
-      raise FormatError("dep.head of word %d is %d, outside 0..%d" % (index, head, count))
+      raise malformed("dep.head of word %d is %d, outside 0..%d" % (index, head, count))
   if not isinstance(value["ner"], list):
-    raise FormatError("ner is not a list")
+    raise malformed("ner is not a list")
   entities = []
   for entity in value["ner"]:
     if not (isinstance(entity, list) and len(entity) == 4 and
             isinstance(entity[0], str) and isinstance(entity[1], str) and
             _is_int(entity[2]) and _is_int(entity[3])):
-      raise FormatError("ner entry %s is not [type, text, first_word, last_word]" %
-                        json.dumps(entity, ensure_ascii=False))
+      raise malformed("ner entry %s is not [type, text, first_word, last_word]" %
+                      json.dumps(entity, ensure_ascii=False))
     entity_type, text, first, last = entity
     if not 0 <= first <= last < count:
-      raise FormatError("ner entry %s: words %d..%d outside the %d words" % (
+      raise malformed("ner entry %s: words %d..%d outside the %d words" % (
           json.dumps(entity, ensure_ascii=False), first, last, count))
     if text != u"".join(words[first:last + 1]):
-      raise FormatError("ner entry %s: its text is not words %d..%d (%r)" % (
+      raise malformed("ner entry %s: its text is not words %d..%d (%r)" % (
           json.dumps(entity, ensure_ascii=False), first, last,
           u"".join(words[first:last + 1])))
     entities.append((entity_type, first, last))

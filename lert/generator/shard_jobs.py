@@ -1,5 +1,5 @@
 # coding=utf-8
-"""The generator's units of work: one job per shard, and what a worker does.
+"""The generator's units of work: one Job per shard, and what a worker does.
 
 The annotation cache's `manifest.json` fixes the shards (byte ranges of the
 input files, cut at document boundaries) once, so the plan depends only on the
@@ -21,23 +21,27 @@ the build checks its cache shard against them, and the sidecar lists the
 output shards' for pretraining_data.verify_dataset.
 """
 
+import collections
 import hashlib
 import json
 import os
 import random
 import time
 
+from lert import errors
+from lert import fileio
+from lert import linguistics
 from lert.generator import annotation_cache
 from lert.generator import annotators
 from lert.generator import corpus_reader
-from lert import fileio
 from lert.generator import data_stats
 from lert.generator import instance_builder
-from lert import linguistics
-from lert.records import record_schema
+from lert.generator import options as options_lib
+from lert.generator import preannotated
+from lert.generator import progress
 from lert.records import record_codec
+from lert.records import record_schema
 import tokenization
-from lert.fileio import DataError
 
 try:
   import resource
@@ -46,6 +50,8 @@ except ImportError:  # not on Windows; peak memory is then not reported
 
 MANIFEST = "manifest.json"
 BUILD_CONFIG = "build.json"
+# Annotation cache shards are <stem>-SSSSS-of-NNNNN.jsonl.
+CACHE_SHARD_STEM = "annotations"
 
 
 def peak_rss_mb():
@@ -63,7 +69,7 @@ def shard_seed(random_seed, shard_index):
 # --- The plan ---------------------------------------------------------------------------
 
 
-def _manifest_identity(options, files, description, splitter_name):
+def _manifest_identity(options: options_lib.Options, files, description, splitter_name):
   return {
       "format": annotation_cache.CACHE_FORMAT,
       "annotator": description,
@@ -75,33 +81,30 @@ def _manifest_identity(options, files, description, splitter_name):
   }
 
 
-def prepare_cache(options):
+def prepare_cache(options: options_lib.Options):
   """Validates the cache side and returns its manifest (planning shards if new)."""
   cache_dir = options.resolved_cache_dir()
   manifest_path = os.path.join(cache_dir, MANIFEST)
   if options.stage in ("build", "finalize"):
     if not fileio.isfile(manifest_path):
-      raise DataError("--cache_dir %s holds no annotation cache (%s is missing); "
-                      "run --stage=annotate first" % (cache_dir, MANIFEST))
-    return fileio.read_json(manifest_path, advice=fileio.RESTART_ADVICE)
+      raise errors.UserError("--cache_dir %s holds no annotation cache (%s is missing); "
+                             "run --stage=annotate first" % (cache_dir, MANIFEST))
+    return fileio.read_json(manifest_path, advice=progress.RESTART_ADVICE)
   files = corpus_reader.expand_input_patterns(options.input_file)
-  try:
-    description = annotators.annotator_class(options.annotator).describe(
-        options.annotator_options())
-    if options.input_format in corpus_reader.FORMAT_SPLITTING:
-      splitter_name = corpus_reader.FORMAT_SPLITTING[options.input_format]
-    else:
-      splitter_name, _ = annotators.make_sentence_splitter(options.sentence_splitter)
-  except annotators.AnnotatorError as e:
-    raise DataError(str(e))
+  description = annotators.annotator_class(options.annotator).describe(
+      options.annotator_options())
+  if options.input_format in preannotated.FORMAT_SPLITTING:
+    splitter_name = preannotated.FORMAT_SPLITTING[options.input_format]
+  else:
+    splitter_name, _ = annotators.make_sentence_splitter(options.sentence_splitter)
   identity = _manifest_identity(options, files, description, splitter_name)
-  fileio.ensure_writable_dir(cache_dir, "cache_dir")
+  progress.ensure_work_dir(cache_dir, "cache_dir")
   if fileio.isfile(manifest_path):
-    manifest = fileio.read_json(manifest_path, advice=fileio.RESTART_ADVICE)
+    manifest = fileio.read_json(manifest_path, advice=progress.RESTART_ADVICE)
     stored = {key: manifest.get(key) for key in identity}
     if stored != identity:
       differing = [key for key in identity if stored[key] != identity[key]]
-      raise DataError(
+      raise errors.UserError(
           "--cache_dir %s holds annotations made with other %s; use another "
           "--cache_dir (or delete it) to annotate again" %
           (cache_dir, ", ".join(differing)))
@@ -111,13 +114,13 @@ def prepare_cache(options):
   manifest = dict(identity)
   manifest["shards"] = [
       {"file": file_index, "start": start, "end": end, "first_line": first_line,
-       "name": "annotations-%05d-of-%05d" % (index, len(plan))}
+       "name": record_schema.shard_name(CACHE_SHARD_STEM, index, len(plan))}
       for index, (file_index, start, end, first_line) in enumerate(plan)]
   fileio.write_atomically(manifest_path, fileio.json_bytes(manifest))
   return manifest
 
 
-def build_identity(options, manifest):
+def build_identity(options: options_lib.Options, manifest):
   """What makes an output directory's data what it is (checked on resume)."""
   return {
       "format": data_stats.DATA_FORMAT,
@@ -139,31 +142,26 @@ def build_identity(options, manifest):
   }
 
 
-def check_build_config(options, identity):
+def check_build_config(options: options_lib.Options, identity):
   """Refuses an output directory made with other settings; records ours (a
   finalize, which builds nothing, needs a build to have recorded them)."""
   output_dir = options.resolved_output_dir()
-  config_path = os.path.join(output_dir, fileio.PROGRESS_DIR, BUILD_CONFIG)
+  config_path = os.path.join(output_dir, progress.PROGRESS_DIR, BUILD_CONFIG)
   if not fileio.isfile(config_path):
     if options.stage == "finalize":
-      raise DataError("--stage=finalize: nothing was built in %s (%s is "
-                      "missing); run --stage=build (or all) first" %
-                      (output_dir, os.path.join(fileio.PROGRESS_DIR,
-                                                BUILD_CONFIG)))
+      raise errors.UserError("--stage=finalize: nothing was built in %s (%s is "
+                             "missing); run --stage=build (or all) first" %
+                             (output_dir, os.path.join(progress.PROGRESS_DIR,
+                                                       BUILD_CONFIG)))
     fileio.write_atomically(config_path, fileio.json_bytes(identity))
     return
-  stored = fileio.read_json(config_path, advice=fileio.RESTART_ADVICE)
+  stored = fileio.read_json(config_path, advice=progress.RESTART_ADVICE)
   if stored != identity:
     differing = sorted(k for k in identity if stored.get(k) != identity[k])
     where = ("--output_dir %s" % output_dir if options.output_dir else
              "the work directory %s of --output_file" % output_dir)
-    raise DataError("%s holds data made with other %s; use another directory "
-                    "(or delete it)" % (where, ", ".join(differing)))
-
-
-def _read_progress(path):
-  """A part's progress record, or None when the part is not done."""
-  return fileio.read_json(path, advice=fileio.RESTART_ADVICE) if fileio.isfile(path) else None
+    raise errors.UserError("%s holds data made with other %s; use another directory "
+                           "(or delete it)" % (where, ", ".join(differing)))
 
 
 def _output_is_current(output_file, record, cache_record):
@@ -174,8 +172,29 @@ def _output_is_current(output_file, record, cache_record):
           fileio.getsize(output_file) == record["shard"]["bytes"])
 
 
-def make_jobs(options, manifest):
-  """One job per shard of this host, for the parts not done yet (finalize: the
+Job = collections.namedtuple("Job", [
+    "index", "input", "bytes", "input_format", "cache_file", "cache_done",
+    "annotate", "build", "output_file", "output_done", "annotate_share",
+    "build_base"])
+Job.__doc__ = """The work on one shard (made by make_jobs, run by run_job).
+
+  index           the shard's number (of the manifest's shards)
+  input           (path, start byte, end byte, first line number) of its input
+  bytes           end - start: the input bytes it covers (progress, rate)
+  input_format    the cache's --input_format
+  cache_file      its annotation cache shard (.jsonl)
+  cache_done      the cache shard's progress file
+  annotate        whether to annotate it (input -> cache shard)
+  build           whether to build it (cache shard -> TFRecord shard)
+  output_file     its TFRecord shard (None for --stage=annotate)
+  output_done     the TFRecord shard's progress file (None for --stage=annotate)
+  annotate_share  the share of the job's progress that annotation counts for
+  build_base      the job's progress when the build starts
+"""
+
+
+def make_jobs(options: options_lib.Options, manifest):
+  """One Job per shard of this host, for the parts not done yet (finalize: the
   shards whose output is missing or stale)."""
   cache_dir = options.resolved_cache_dir()
   output_dir = options.resolved_output_dir()
@@ -184,46 +203,59 @@ def make_jobs(options, manifest):
   for index, shard in enumerate(shards):
     if not options.owns_shard(index):
       continue
-    path = manifest["inputs"][shard["file"]]["path"]
     cache_file = os.path.join(cache_dir, shard["name"] + ".jsonl")
-    cache_done = fileio.progress_path(cache_dir, shard["name"])
-    cache_record = _read_progress(cache_done)
+    cache_done = progress.progress_path(cache_dir, shard["name"])
+    cache_record = progress.read_progress(cache_done)
     if not fileio.isfile(cache_file):
       cache_record = None  # deleted, to be annotated again
-    job = {"index": index, "input": (path, shard["start"], shard["end"],
-                                     shard["first_line"]),
-           "bytes": shard["end"] - shard["start"],
-           "input_format": manifest["input_format"],
-           "cache_file": cache_file, "cache_done": cache_done,
-           "annotate": options.stage in ("annotate", "all") and not cache_record,
-           "build": False}
+    annotate = options.stage in ("annotate", "all") and not cache_record
+    build, output_file, output_done = False, None, None
     if options.stage != "annotate":
-      name = fileio.output_name(index, len(shards))
-      job["output_file"] = os.path.join(output_dir, name)
-      job["output_done"] = fileio.progress_path(output_dir, name)
-      job["build"] = job["annotate"] or not _output_is_current(
-          job["output_file"], _read_progress(job["output_done"]), cache_record)
+      name = record_schema.pretraining_shard_name(index, len(shards))
+      output_file = os.path.join(output_dir, name)
+      output_done = progress.progress_path(output_dir, name)
+      build = annotate or not _output_is_current(
+          output_file, progress.read_progress(output_done), cache_record)
       if options.stage == "build" and not cache_record:
-        raise DataError("the annotation cache in %s is incomplete (%s not "
-                        "annotated, or its shard file is missing); run "
-                        "--stage=annotate with the same --cache_dir first" %
-                        (cache_dir, shard["name"]))
-    # Progress: annotation and building each count for half of a shard.
-    job["annotate_share"] = 0.5 if job["build"] else 1.0
-    job["build_base"] = 0.5 if job["annotate"] else 0.0
-    if job["annotate"] or job["build"]:
-      jobs.append(job)
+        raise errors.UserError(
+            "the annotation cache in %s is incomplete (%s not annotated, or its "
+            "shard file is missing); run --stage=annotate with the same "
+            "--cache_dir first" % (cache_dir, shard["name"]))
+    if annotate or build:
+      path = manifest["inputs"][shard["file"]]["path"]
+      jobs.append(Job(
+          index=index, input=(path, shard["start"], shard["end"], shard["first_line"]),
+          bytes=shard["end"] - shard["start"], input_format=manifest["input_format"],
+          cache_file=cache_file, cache_done=cache_done, annotate=annotate,
+          build=build, output_file=output_file, output_done=output_done,
+          # Progress: annotation and building each count for half of a shard.
+          annotate_share=0.5 if build else 1.0, build_base=0.5 if annotate else 0.0))
   return jobs
 
 
 # --- The work ---------------------------------------------------------------------------
 
 
+class WorkerConfig(collections.namedtuple("WorkerConfig", [
+    "options", "annotator", "annotator_options", "sentence_splitter",
+    "labelled_tasks"])):
+  """What every worker of a run needs: the run's options_lib.Options, the
+  annotator's name and options, the cache's sentence splitter and the tasks
+  its annotator labels."""
+
+  __slots__ = ()
+
+  @classmethod
+  def of_run(cls, options: options_lib.Options, manifest):
+    """The workers' config of a run with `options` over the cache `manifest`."""
+    return cls(options, options.annotator, options.annotator_options(),
+               manifest["sentence_splitter"], manifest["annotator"]["labelled_tasks"])
+
+
 class Worker(object):
   """Per-process state: built lazily, so a build-only worker never loads jieba.
 
-  `config`: the run's options, the annotator's name and options, the sentence
-  splitter and the labelled tasks; `report(job, fraction)` takes progress.
+  `config`: a WorkerConfig; `report(job, fraction)` takes progress.
   """
 
   def __init__(self, config, report=None):
@@ -235,25 +267,23 @@ class Worker(object):
 
   def annotator(self):
     if self._annotator is None:
-      try:
-        self._annotator = annotators.create_annotator(
-            self.config["annotator"], self.config["annotator_options"])
-      except annotators.AnnotatorError as e:
-        raise DataError(str(e))
+      self._annotator = annotators.create_annotator(
+          self.config.annotator, self.config.annotator_options)
     return self._annotator
 
   def splitter(self):
     if self._splitter is None:
       _, self._splitter = annotators.make_sentence_splitter(
-          self.config["sentence_splitter"])
+          self.config.sentence_splitter)
     return self._splitter
 
   def build_tools(self):
     """(tokenizer, instance builder, record encoder) of the run."""
     if self._build_tools is None:
-      options = self.config["options"]
-      tokenizer = tokenization.FullTokenizer(options.vocab_file,
-                                             options.do_lower_case)
+      options = self.config.options
+      tokenizer = tokenization.FullTokenizer(
+          options.vocab_file, options.do_lower_case,
+          preserve_unused_tokens=options.preserve_unused_tokens)
       encoder = record_codec.ExampleEncoder(
           record_schema.PRETRAINING, len(tokenizer.vocab),
           memoized=("input_mask", "segment_ids", "masked_lm_weights"),
@@ -269,18 +299,18 @@ def annotate_shard(worker, job):
   """Stage 1 for one shard: input bytes -> cache shard; returns its progress record."""
   stats = data_stats.annotation_statistics()
   started = time.time()
-  path, start, end, first_line = job["input"]
+  path, start, end, first_line = job.input
   if start == end == 0:
     stats.add("empty_input_files", example=path)
-  input_format = job["input_format"]
+  input_format = job.input_format
   # Pre-annotated formats split their own sentences and clean word by word.
-  own_sentences = input_format in corpus_reader.FORMAT_SPLITTING
+  own_sentences = input_format in preannotated.FORMAT_SPLITTING
   lines = corpus_reader.read_shard_lines(path, start, end, first_line, stats,
                                          clean=not own_sentences)
   documents = corpus_reader.iter_documents(
       lines, input_format, None if own_sentences else worker.splitter(), stats, path)
   annotator = worker.annotator()
-  share = job["annotate_share"]
+  share = job.annotate_share
 
   def report(line):
     worker.report(job, share * (line - first_line) / float(max(1, len(lines))))
@@ -288,11 +318,11 @@ def annotate_shard(worker, job):
       annotation_cache.annotate_documents(documents, annotator, path, stats,
                                           report)))
   stats.add_tables(annotator.take_statistics())
-  fileio.write_atomically(job["cache_file"], data)
+  fileio.write_atomically(job.cache_file, data)
   stats.add("input_bytes", end - start)
   result = {"shard": integrity, "statistics": stats.to_dict(),
             "seconds": time.time() - started}
-  fileio.write_atomically(job["cache_done"], fileio.json_bytes(result))
+  fileio.write_atomically(job.cache_done, fileio.json_bytes(result))
   return result
 
 
@@ -314,15 +344,15 @@ def write_records(path, serialized):
 def build_shard(worker, job):
   """Stage 2 for one shard: cache shard -> TFRecords; returns its progress record."""
   tokenizer, builder, encoder = worker.build_tools()
-  options = worker.config["options"]
-  labelled = set(worker.config["labelled_tasks"])
+  options = worker.config.options
+  labelled = set(worker.config.labelled_tasks)
   stats = data_stats.BuildStatistics(len(options.ngram_probs), labelled)
   started = time.time()
-  rng = random.Random(shard_seed(options.random_seed, job["index"]))
+  rng = random.Random(shard_seed(options.random_seed, job.index))
   mapper = linguistics.TagMapper()
   serialized = []
-  cache_file = job["cache_file"]
-  cache_integrity = fileio.read_json(job["cache_done"], advice=fileio.RESTART_ADVICE)["shard"]
+  cache_file = job.cache_file
+  cache_integrity = fileio.read_json(job.cache_done, advice=progress.RESTART_ADVICE)["shard"]
   total = float(max(1, cache_integrity["bytes"]))
   done_bytes = 0
   last_report = time.time()
@@ -337,7 +367,7 @@ def build_shard(worker, job):
                                                      labelled, stats)
                   for record in document["sentences"]]
     except (ValueError, KeyError, IndexError, TypeError) as e:
-      raise DataError("%s:%d: not an annotation record (%s: %s); %s" % (
+      raise errors.UserError("%s:%d: not an annotation record (%s: %s); %s" % (
           cache_file, line_number, type(e).__name__, e,
           annotation_cache.reannotate_advice(cache_file)))
     stats.add("documents")
@@ -351,24 +381,24 @@ def build_shard(worker, job):
         serialized.append(encoder.encode(instance.features()))
         stats.add_instance(instance)
     if time.time() - last_report > 1.0:
-      worker.report(job, job["build_base"] + (1.0 - job["build_base"]) *
+      worker.report(job, job.build_base + (1.0 - job.build_base) *
                     done_bytes / total)
       last_report = time.time()
   rng.shuffle(serialized)
-  integrity = write_records(job["output_file"], serialized)
+  integrity = write_records(job.output_file, serialized)
   stats.finish(mapper)
   result = {"shard": integrity, "cache_sha256": cache_integrity["sha256"],
             "statistics": stats.to_dict(), "seconds": time.time() - started}
-  fileio.write_atomically(job["output_done"], fileio.json_bytes(result))
+  fileio.write_atomically(job.output_done, fileio.json_bytes(result))
   return result
 
 
 def run_job(worker, job):
   """The parts of one shard's job that are not done; returns their records."""
-  result = {"index": job["index"], "annotate": None, "build": None}
-  if job["annotate"]:
+  result = {"index": job.index, "annotate": None, "build": None}
+  if job.annotate:
     result["annotate"] = annotate_shard(worker, job)
-  if job["build"]:
+  if job.build:
     result["build"] = build_shard(worker, job)
   result["peak_rss_mb"] = peak_rss_mb()
   worker.report(job, 1.0)

@@ -13,8 +13,6 @@ import collections
 import hashlib
 import json
 import os
-import re
-import struct
 
 from lert import errors
 from lert import linguistics
@@ -156,53 +154,32 @@ def check_sidecar(sidecar, max_seq_length, max_predictions_per_seq):
 
 VerifiedDataset = collections.namedtuple(
     "VerifiedDataset", ["labelled_tasks", "num_records", "sidecars"])
-# create_pretraining_data.py's shard names.
-_SHARD_NAME = re.compile(r"^pretraining-(\d{5})-of-(\d{5})\.tfrecord$")
 
 
 def _tfrecord_bodies(path):
   """Yields each record of a TFRecord file (bytes), its framing and CRCs checked;
   returns (records, bytes, sha256) at the end.
 
-  Raises DatasetError naming the file and the byte where it is cut or corrupt.
+  Raises errors.UserError naming the file and the byte where it is cut or corrupt.
   """
   try:
     handle = _open(path, "rb")
   except (IOError, OSError) as e:
     raise DatasetError("%s cannot be read: %s" % (path, e))
   digest = hashlib.sha256()
-  records = offset = 0
+  records = size = 0
   with handle:
-    while True:
-      header = handle.read(12)
-      if not header:
-        return records, offset, digest.hexdigest()
-      problem = None
-      if len(header) < 12:
-        problem = "cut inside a record header"
-      elif struct.unpack("<I", header[8:])[0] != record_codec.masked_crc(header[:8]):
-        problem = "a record header fails its CRC"
-      else:
-        length = struct.unpack("<Q", header[:8])[0]
-        body = handle.read(length + 4)
-        if len(body) < length + 4:
-          problem = "cut inside a record"
-        elif struct.unpack("<I", body[-4:])[0] != record_codec.masked_crc(body[:-4]):
-          problem = "a record fails its CRC"
-      if problem:
-        raise DatasetError("%s: not a whole TFRecord file: %s at byte %d (record "
-                           "%d); regenerate it" % (path, problem, offset, records + 1))
-      digest.update(header)
-      digest.update(body)
+    for body in record_codec.read_tfrecords(handle, path, digest):
       records += 1
-      offset += 12 + length + 4
-      yield body[:-4]
+      size += 12 + len(body) + 4
+      yield body
+  return records, size, digest.hexdigest()
 
 
 def scan_tfrecord(path):
   """(records, bytes, sha256) of a TFRecord file, its framing and CRCs checked.
 
-  Raises DatasetError naming the file and the byte where it is cut or corrupt.
+  Raises a UserError naming the file and the byte where it is cut or corrupt.
   """
   bodies = _tfrecord_bodies(path)
   while True:
@@ -318,18 +295,20 @@ def _verify_shard_names(files):
   """Without a sidecar: the generator's names must form whole data sets."""
   sets = collections.defaultdict(set)
   for path in files:
-    match = _SHARD_NAME.match(os.path.basename(path))
-    if match:
-      sets[(os.path.dirname(path), int(match.group(2)))].add(int(match.group(1)))
+    name = record_schema.parse_shard_name(os.path.basename(path))
+    if name and (name.stem, name.suffix) == (record_schema.PRETRAINING_SHARD_STEM,
+                                             record_schema.TFRECORD_SUFFIX):
+      sets[(os.path.dirname(path), name.count)].add(name.index)
   for (directory, count), present in sorted(sets.items()):
     missing = [i for i in range(count) if i not in present]
     if missing:
       raise DatasetError(
           "%s holds shards of a %d-shard data set, but %d of them are not among "
-          "the input files (e.g. pretraining-%05d-of-%05d.tfrecord) and no sidecar "
+          "the input files (e.g. %s) and no sidecar "
           "(%s) says what the set is: pass every shard, or regenerate the data "
           "with create_pretraining_data.py" % (
-              directory or ".", count, len(missing), missing[0], count,
+              directory or ".", count, len(missing),
+              record_schema.pretraining_shard_name(missing[0], count),
               DIRECTORY_SIDECAR))
 
 

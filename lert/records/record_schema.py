@@ -5,14 +5,24 @@ A record type is a list of fields: name, length and dtype (`int64` or
 `float32`). A length is a number or the name of a setting (`max_seq_length`,
 `max_predictions_per_seq`) given when the type is used. From the one
 declaration come the TensorFlow parsing spec (`tf_spec`), the `feature_spec`
-entry of the pretraining sidecar (`sidecar_entry`), the generator's record
-encoder (record_codec.ExampleEncoder) and the fine-tuning records
-(`make_record`), so that writer and reader cannot drift apart.
+entry of the pretraining sidecar (`sidecar_entry`) and the generator's record
+encoder (record_codec.ExampleEncoder takes the RecordType: field order, lengths
+and dtypes are the declaration's), so that the pretraining data's writer and
+reader cannot drift apart. Fine-tuning records are checked against their
+declaration's field names (`make_record`); their writer
+(engine.estimator_utils.make_example) chooses each list's dtype by itself.
+
+Sharded files are named `<stem>-SSSSS-of-NNNNN<suffix>` (`shard_name`,
+`parse_shard_name`): the generator's TFRecord shards
+`pretraining-SSSSS-of-NNNNN.tfrecord` (`pretraining_shard_name`), which
+pretraining_data recognises without a sidecar, and its annotation cache shards.
 """
 
 import collections
+import re
 
 from lert import linguistics
+
 # The settings a length may name, and the two dtypes of tf.train.Example lists.
 SEQ, PREDICTIONS = "max_seq_length", "max_predictions_per_seq"
 INT64, FLOAT32 = "int64", "float32"
@@ -82,3 +92,31 @@ SPAN_TRAINING = RecordType("span_training", [("unique_id", 1, INT64)] + _TOKENS 
     ("start_positions", 1, INT64), ("end_positions", 1, INT64)])
 TAGGING = RecordType("tagging", [("unique_id", 1, INT64)] + _TOKENS + [
     ("label_ids", SEQ, INT64), ("label_mask", SEQ, INT64)])
+
+
+# --- Shard file names ---------------------------------------------------------------
+
+PRETRAINING_SHARD_STEM = "pretraining"
+TFRECORD_SUFFIX = ".tfrecord"
+_SHARD_NAME = re.compile(r"^(.*?)-(\d{5})-of-(\d{5})(\..*)?$")
+
+ShardName = collections.namedtuple("ShardName", ["stem", "index", "count", "suffix"])
+
+
+def shard_name(stem, index, count, suffix=""):
+  """The file name of shard `index` (0-based) of `count`."""
+  return "%s-%05d-of-%05d%s" % (stem, index, count, suffix)
+
+
+def pretraining_shard_name(index, count):
+  """The file name of the generator's TFRecord shard `index` of `count`."""
+  return shard_name(PRETRAINING_SHARD_STEM, index, count, TFRECORD_SUFFIX)
+
+
+def parse_shard_name(name):
+  """The ShardName of a file name made by shard_name (suffix "" if none), or None."""
+  match = _SHARD_NAME.match(name)
+  if match is None:
+    return None
+  return ShardName(match.group(1), int(match.group(2)), int(match.group(3)),
+                   match.group(4) or "")
