@@ -11,6 +11,7 @@ with the files it includes by `-r`); LERT_REQUIRED_MODULES adds module names
 (comma-separated), for testing this plugin.
 """
 
+import importlib
 import os
 import re
 import sys
@@ -53,6 +54,22 @@ def _required():
   extra = os.environ.get("LERT_REQUIRED_MODULES", "")
   modules |= set(m.strip() for m in extra.split(",") if m.strip())
   return modules, path or "LERT_REQUIRED_MODULES"
+
+
+def optional_import(module):
+  """The module, or None where it is not installed, for a test that works both ways.
+
+  Under CI, a module that this environment's requirements install must import:
+  a failure then fails the test instead of taking the branch for its absence.
+  """
+  try:
+    return importlib.import_module(module)
+  except ImportError as error:
+    modules, source = _required()
+    if os.environ.get("CI") == "true" and module.split(".")[0] in modules:
+      pytest.fail("%s is installed by %s, but cannot be imported (%s): a broken install" %
+                  (module, source, error))
+    return None
 
 
 @pytest.hookimpl(hookwrapper=True)
