@@ -16,3 +16,26 @@ tf.disable_v2_behavior()
 
 # Under CI, a skip for want of a package this environment installs is a failure.
 from require_installed import pytest_runtest_makereport  # noqa: E402,F401
+
+
+# A 2-layer, hidden-32 BERT over the real vocabulary: the scripts' tests train it in seconds.
+TINY_BERT_CONFIG = {
+    "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1, "hidden_size": 32, "initializer_range": 0.02,
+    "intermediate_size": 64, "max_position_embeddings": 512,
+    "num_attention_heads": 2, "num_hidden_layers": 2, "type_vocab_size": 2,
+    "vocab_size": 21128}
+
+
+def read_results(path):
+  """`key = value` lines (eval_results.txt and the like) -> {key: value string}."""
+  results = {}
+  with open(str(path), encoding="utf-8") as handle:
+    for line in handle:
+      key, _, value = line.strip().partition(" = ")
+      results[key] = value
+  return results
+
+# Sentences for a tiny raw corpus (repeated, they make a few pretraining instances).
+TINY_CORPUS_TEXT = (u"哈工大位于冰城哈尔滨。北京是中国的首都，人民在这里生活和工作。"
+                    u"今天天气很好，我们去公园散步。李明在上海的银行工作了三年。")

@@ -21,18 +21,11 @@ import sys
 
 import pytest
 
+from conftest import TINY_BERT_CONFIG, TINY_CORPUS_TEXT
 import require_installed
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(REPO, "README.md")
-TINY_CONFIG = {
-    "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1, "hidden_size": 32, "initializer_range": 0.02,
-    "intermediate_size": 64, "max_position_embeddings": 512,
-    "num_attention_heads": 2, "num_hidden_layers": 2, "type_vocab_size": 2,
-    "vocab_size": 21128}
-TEXT = (u"哈工大位于冰城哈尔滨。北京是中国的首都，人民在这里生活和工作。"
-        u"今天天气很好，我们去公园散步。李明在上海的银行工作了三年。")
 
 
 def recipe_blocks(path=README):
@@ -117,9 +110,9 @@ def workdir(tmp_path_factory):
   # The corpus, HFL's TF release (every head) and its Hugging Face export.
   os.makedirs(os.path.join(work, "corpus"))
   with io.open(os.path.join(work, "corpus", "a.txt"), "w", encoding="utf-8") as f:
-    f.write("\n".join([TEXT] * 12) + "\n")
+    f.write("\n".join([TINY_CORPUS_TEXT] * 12) + "\n")
   with open(os.path.join(work, "tiny_config.json"), "w") as f:
-    json.dump(TINY_CONFIG, f)
+    json.dump(TINY_BERT_CONFIG, f)
   py = sys.executable
   _run([py, "create_pretraining_data.py", "--input_file=corpus/a.txt",
         "--input_format=doc_per_line", "--output_dir=seed_data", "--max_seq_length=64",

@@ -18,6 +18,7 @@ from lert import errors
 from lert.finetune import common
 from lert.finetune import driver
 from lert.finetune import tagging
+from conftest import TINY_BERT_CONFIG, read_results
 import modeling
 import run_classifier
 import run_cmrc2018
@@ -25,15 +26,6 @@ import run_ner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-TINY_CONFIG = {
-    "attention_probs_dropout_prob": 0.1, "directionality": "bidi",
-    "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 32,
-    "initializer_range": 0.02, "intermediate_size": 64,
-    "max_position_embeddings": 512, "num_attention_heads": 2,
-    "num_hidden_layers": 2, "pooler_fc_size": 32,
-    "pooler_num_attention_heads": 2, "pooler_num_fc_layers": 3,
-    "pooler_size_per_head": 16, "pooler_type": "first_token_transform",
-    "type_vocab_size": 2, "vocab_size": 21128}
 
 
 def write(path, text, encoding="utf-8"):
@@ -45,7 +37,7 @@ def write(path, text, encoding="utf-8"):
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory):
   path = tmp_path_factory.mktemp("config") / "bert_config.json"
-  return write(path, json.dumps(TINY_CONFIG))
+  return write(path, json.dumps(TINY_BERT_CONFIG))
 
 
 SCRIPT_FAMILIES = {run_classifier: common.CLASSIFICATION,
@@ -68,15 +60,6 @@ def common_flags(config_file, data_dir, output_dir, **kw):
                 num_train_epochs=1.0, seed=7)
   values.update(kw)
   return values
-
-
-def read_results(path):
-  out = {}
-  with io.open(str(path), encoding="utf-8") as f:
-    for line in f:
-      key, _, value = line.strip().partition(" = ")
-      out[key] = value
-  return out
 
 
 # --- Classification ---------------------------------------------------------
@@ -153,7 +136,7 @@ def test_init_checkpoint_restores_encoder_and_adds_head(tmp_path, config_file):
   init_dir.mkdir()
   with tf.Graph().as_default():
     ids = tf.zeros([1, 8], tf.int32)
-    modeling.BertModel(modeling.BertConfig.from_dict(TINY_CONFIG), False, ids)
+    modeling.BertModel(modeling.BertConfig.from_dict(TINY_BERT_CONFIG), False, ids)
     tf.get_variable("cls/predictions/output_bias", [21128])
     tf.train.get_or_create_global_step()
     with tf.Session() as sess:

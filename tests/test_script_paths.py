@@ -16,16 +16,7 @@ import sys
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from conftest import REPO_ROOT
-
-TINY_CONFIG = {
-    "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1, "hidden_size": 32, "initializer_range": 0.02,
-    "intermediate_size": 64, "max_position_embeddings": 128,
-    "num_attention_heads": 2, "num_hidden_layers": 2, "type_vocab_size": 2,
-    "vocab_size": 21128}
-TEXT = (u"哈工大位于冰城哈尔滨。北京是中国的首都，人民在这里生活和工作。"
-        u"今天天气很好，我们去公园散步。李明在上海的银行工作了三年。")
+from conftest import REPO_ROOT, TINY_BERT_CONFIG, TINY_CORPUS_TEXT, read_results
 
 
 def write(path, text):
@@ -44,21 +35,12 @@ def run_script(script, *flags):
   return result.stdout
 
 
-def read_results(path):
-  results = {}
-  with io.open(str(path), encoding="utf-8") as handle:
-    for line in handle:
-      key, _, value = line.strip().partition(" = ")
-      results[key] = value
-  return results
-
-
 def config_file(tmp_path):
-  return write(tmp_path / "bert_config.json", json.dumps(TINY_CONFIG))
+  return write(tmp_path / "bert_config.json", json.dumps(TINY_BERT_CONFIG))
 
 
 def pretraining_data(tmp_path):
-  corpus = write(tmp_path / "corpus.txt", "\n".join([TEXT] * 10) + "\n")
+  corpus = write(tmp_path / "corpus.txt", "\n".join([TINY_CORPUS_TEXT] * 10) + "\n")
   run_script("create_pretraining_data.py", "--input_file=" + corpus,
              "--input_format=doc_per_line", "--output_dir=" + str(tmp_path / "data"),
              "--max_seq_length=64", "--max_predictions_per_seq=10", "--dupe_factor=1")
