@@ -36,6 +36,7 @@ def feature_spec(max_seq_length, max_predictions_per_seq):
 
 
 def _open(path, mode):
+  """A file object of `path`, local or remote (for _tfrecord_bodies)."""
   if fileio.is_remote(path):
     import tensorflow.compat.v1 as tf
     return tf.io.gfile.GFile(path, mode)
