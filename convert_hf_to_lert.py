@@ -29,7 +29,9 @@ import tensorflow.compat.v1 as tf
 
 from lert.checkpoints import checkpoint_names
 from lert import errors
-import inspect_checkpoint
+from lert import fileio
+from lert.checkpoints import formats
+from lert.checkpoints import inventory
 from lert import linguistics
 import modeling
 
@@ -75,12 +77,12 @@ def read_hf_weights(model_dir):
   index_path = os.path.join(model_dir, checkpoint_names.HF_WEIGHTS_INDEX_FILE)
   bin_path = os.path.join(model_dir, checkpoint_names.HF_BIN_FILE)
   if os.path.exists(safetensors_path):
-    return checkpoint_names.load_safetensors(safetensors_path), safetensors_path
+    return formats.load_safetensors(safetensors_path), safetensors_path
   if os.path.exists(index_path):
-    weight_map = checkpoint_names.read_json(index_path).get("weight_map", {})
+    weight_map = fileio.read_json(index_path, "weights index", ordered=True).get("weight_map", {})
     weights = {}
     for shard in sorted(set(weight_map.values())):
-      weights.update(checkpoint_names.load_safetensors(os.path.join(model_dir, shard)))
+      weights.update(formats.load_safetensors(os.path.join(model_dir, shard)))
     return weights, index_path
   if os.path.exists(bin_path):
     import torch  # only pickled PyTorch weights need torch
@@ -108,9 +110,9 @@ def read_heads(model_dir):
   if not os.path.exists(config_path):
     raise errors.UserError("%s has no %s: without it the head's label inventories "
                            "are unknown" % (heads_path, checkpoint_names.HEADS_CONFIG_FILE))
-  heads = checkpoint_names.load_safetensors(heads_path)
-  checkpoint_names.check_heads_config(checkpoint_names.read_json(config_path), heads,
-                                      config_path)
+  heads = formats.load_safetensors(heads_path)
+  checkpoint_names.check_heads_config(
+      fileio.read_json(config_path, "heads config", ordered=True), heads, config_path)
   return heads
 
 
@@ -147,7 +149,7 @@ def convert(hf_dir, output_dir, checkpoint_name=CHECKPOINT_NAME):
   for path in (config_path, vocab_path):
     if not os.path.exists(path):
       raise errors.UserError("%s: no %s" % (hf_dir, os.path.basename(path)))
-  bert_config = bert_config_from_hf(checkpoint_names.read_json(config_path),
+  bert_config = bert_config_from_hf(fileio.read_json(config_path, "config", ordered=True),
                                     config_path)
   weights, weights_source = read_hf_weights(hf_dir)
   heads = read_heads(hf_dir)
@@ -168,7 +170,7 @@ def convert(hf_dir, output_dir, checkpoint_name=CHECKPOINT_NAME):
   checkpoint_names.check_vocab(
       vocab_path, bert_config, shapes.get(embeddings), "%s (%s in %s)" % (
           embeddings, source_names.get(embeddings, "?"), weights_source))
-  expected = inspect_checkpoint.model_variable_shapes(bert_config)
+  expected = inventory.model_variable_shapes(bert_config)
   missing = checkpoint_names.check_shapes(shapes, expected, weights_source,
                                           source_names)
   missing = checkpoint_names.missing_consequences(

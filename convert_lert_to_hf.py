@@ -16,9 +16,9 @@ The directory gets:
                            a training checkpoint never updated (its data
                            labelled no such tags) is left out and reported.
 
-Needs TensorFlow and numpy only (no torch): safetensors files are written by
-checkpoint_names.  Optimizer slots, the global step and Google's NSP head are
-left out and reported.
+Needs TensorFlow, numpy and the safetensors package (no torch): safetensors
+files are written by lert.checkpoints.formats.  Optimizer slots, the global
+step and Google's NSP head are left out and reported.
 """
 
 import argparse
@@ -29,10 +29,12 @@ import sys
 
 from lert.checkpoints import checkpoint_names
 from lert import errors
-import inspect_checkpoint
+from lert.checkpoints import formats
+from lert.checkpoints import inventory
 from lert import linguistics
 import modeling
 from lert import settings
+from lert.checkpoints import tf_checkpoints
 # TF activation names -> transformers' names of the same function.
 _HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_new", "gelu_tanh": "gelu_new",
                    "relu": "relu", "tanh": "tanh", "linear": "linear"}
@@ -111,14 +113,14 @@ def convert(checkpoint, output_dir, config_file=None, vocab_file=None,
       vocabulary disagrees with the config or the embeddings, or encoder
       variables are missing.
   """
-  prefix = inspect_checkpoint.find_checkpoint(checkpoint)
+  prefix = tf_checkpoints.find_checkpoint(checkpoint)
   config_file = config_file or _default_next_to(
       prefix, ("lert_config.json", "bert_config.json"), "config")
   vocab_file = vocab_file or _default_next_to(prefix, ("vocab.txt",), "vocab")
   bert_config = modeling.BertConfig.from_json_file(config_file)
 
-  shapes = inspect_checkpoint.checkpoint_shapes(prefix)
-  expected = inspect_checkpoint.model_variable_shapes(bert_config)
+  shapes = tf_checkpoints.checkpoint_shapes(prefix)
+  expected = inventory.model_variable_shapes(bert_config)
   checkpoint_names.check_vocab(
       vocab_file, bert_config, shapes.get("bert/embeddings/word_embeddings"),
       "bert/embeddings/word_embeddings (checkpoint %s)" % prefix)
@@ -127,7 +129,7 @@ def convert(checkpoint, output_dir, config_file=None, vocab_file=None,
       missing, "not written; transformers initialises missing MLM weights "
       "randomly, and lert_heads_torch has no head for such a task")
 
-  tf_vars = inspect_checkpoint.read_checkpoint(prefix)
+  tf_vars = tf_checkpoints.read_checkpoint(prefix)
   conversion = checkpoint_names.tf_to_hf(tf_vars)
   # A head that was never trained holds its random initialisation: exporting it
   # would hand out random tags as LERT's.
@@ -150,27 +152,27 @@ def convert(checkpoint, output_dir, config_file=None, vocab_file=None,
 
   if not os.path.isdir(output_dir):
     os.makedirs(output_dir)
-  checkpoint_names.save_safetensors(
+  formats.save_safetensors(
       os.path.join(output_dir, checkpoint_names.HF_WEIGHTS_FILE), conversion.weights)
   heads_path = os.path.join(output_dir, checkpoint_names.HEADS_FILE)
   heads_config_path = os.path.join(output_dir, checkpoint_names.HEADS_CONFIG_FILE)
   if heads:
-    checkpoint_names.save_safetensors(heads_path, conversion.heads)
-    checkpoint_names.write_json(heads_config_path, checkpoint_names.heads_config(
+    formats.save_safetensors(heads_path, conversion.heads)
+    formats.write_json(heads_config_path, checkpoint_names.heads_config(
         bert_config.hidden_size, heads, source=os.path.basename(prefix)))
   else:
     # A stale heads file from an earlier conversion would pair with other weights.
     for path in (heads_path, heads_config_path):
       if os.path.exists(path):
         os.remove(path)
-  checkpoint_names.write_json(os.path.join(output_dir, checkpoint_names.HF_CONFIG_FILE),
-                              hf_config_dict(bert_config))
+  formats.write_json(os.path.join(output_dir, checkpoint_names.HF_CONFIG_FILE),
+                     hf_config_dict(bert_config))
   tokenizer_config, special_tokens = tokenizer_files(
       do_lower_case, bert_config.max_position_embeddings)
-  checkpoint_names.write_json(os.path.join(output_dir, "tokenizer_config.json"),
-                              tokenizer_config)
-  checkpoint_names.write_json(os.path.join(output_dir, "special_tokens_map.json"),
-                              special_tokens)
+  formats.write_json(os.path.join(output_dir, "tokenizer_config.json"),
+                     tokenizer_config)
+  formats.write_json(os.path.join(output_dir, "special_tokens_map.json"),
+                     special_tokens)
   vocab_out = os.path.join(output_dir, "vocab.txt")
   if os.path.abspath(vocab_file) != os.path.abspath(vocab_out):
     shutil.copyfile(vocab_file, vocab_out)

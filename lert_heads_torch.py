@@ -25,6 +25,8 @@ import torch
 import transformers
 
 from lert.checkpoints import checkpoint_names
+from lert import fileio
+from lert.checkpoints import formats
 def _load_mlm_model(model_dir):
   """BertForMaskedLM of `model_dir`; raises ValueError if weights are missing.
 
@@ -79,8 +81,8 @@ class LertForLinguisticTagging(torch.nn.Module):
       if not os.path.exists(path):
         raise ValueError("%s not found: this directory has no linguistic heads "
                          "(convert a LERT TF checkpoint that has them)" % path)
-    config = checkpoint_names.read_json(config_path)
-    weights = checkpoint_names.load_safetensors(heads_path)
+    config = fileio.read_json(config_path, "heads config", ordered=True)
+    weights = formats.load_safetensors(heads_path)
     checkpoint_names.check_heads_config(config, weights, config_path)
     mlm_model = _load_mlm_model(model_dir)
     model = cls(mlm_model, {task: config["labels"][task] for task in config["tasks"]})

@@ -18,21 +18,25 @@ initialises every variable it has under the same name and shape.
 """
 
 import collections
-import io
 import json
 import os
 
 from absl import flags
 import tensorflow.compat.v1 as tf
 
-from lert.checkpoints import checkpoint_names
+import lert
 from lert import errors
-from lert.engine import estimator_utils
+from lert.engine import estimators
+from lert import fileio
+from lert.engine import input_pipeline
 from lert import linguistics
 import modeling
 import optimization
+from lert.pretrain import prediction
 from lert.pretrain import pretraining_data
 from lert import settings
+from lert.engine import summaries
+from lert.checkpoints import tf_checkpoints
 import tokenization
 
 Setting = settings.Setting
@@ -91,9 +95,7 @@ SETTINGS = (
             "JSONL output (default: output_dir/predictions.jsonl)."),
     Setting("mask_each_word", "bool", False,
             "Predict for plain sentences by masking each word in turn."),
-    Setting("vocab_file", "string",
-            os.path.join(os.path.dirname(os.path.abspath(__file__)), "vocab.txt"),
-            "Vocabulary for predict."),
+    Setting("vocab_file", "string", lert.DEFAULT_VOCAB_FILE, "Vocabulary for predict."),
     Setting("predict_batch_size", "integer", 8, "Prediction batch size."),
     Setting("top_k", "integer", 5, "MLM candidates per masked position in predictions."),
 )
@@ -105,6 +107,10 @@ class PretrainingConfig(object):
   def __init__(self, runtime=None, **values):
     self.__dict__.update(settings.complete(SETTINGS, values, "pretraining setting"))
     self.runtime = runtime if runtime is not None else settings.RuntimeConfig()
+
+  def lip_end_steps(self):
+    """{task: LIP end step} (--pos_end_step, --ner_end_step, --dep_end_step)."""
+    return {task: getattr(self, "%s_end_step" % task) for task in linguistics.TASKS}
 
 
 def define_flags(flag_values=None):
@@ -123,46 +129,44 @@ def config_from_flags(flag_values):
                            **settings.read_flags(flag_values, SETTINGS))
 
 
-def lip_end_steps_from(pos_end_step, ner_end_step, dep_end_step):
-  return {"pos": pos_end_step, "ner": ner_end_step, "dep": dep_end_step}
-
-
-def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_steps,
-                     num_warmup_steps, use_tpu, use_one_hot_embeddings,
-                     active_tasks, lip_end_steps, output_dir, optimizer_name="adamw",
-                     grad_accum_steps=1, use_amp=False, top_k=5, save_summary_steps=1,
-                     seed=None):
-  """model_fn for TPUEstimator: LERT's pretraining graph.
+def model_fn_builder(config, bert_config, init_checkpoint, active_tasks):
+  """model_fn for TPUEstimator: LERT's pretraining graph as `config` says.
 
   Args:
+    config: PretrainingConfig (learning rate and schedule, LIP end steps, seed,
+      top_k, output_dir; the optimizer, TPU and mixed precision of its runtime).
+    bert_config: modeling.BertConfig.
+    init_checkpoint: checkpoint to warm-start from, or None.
     active_tasks: linguistic tasks trained and evaluated; the others keep
       their variables (so checkpoints carry every head) but get no loss.
-    lip_end_steps: dict task -> LIP end step.
-    save_summary_steps: training scalars go to TensorBoard every N steps.
-    seed: graph-level seed (initialisation, dropout), or None.
   """
+  runtime = config.runtime
+  use_tpu = runtime.use_tpu
   active_tasks = tuple(t for t in linguistics.TASKS if t in active_tasks)
+  lip_end_steps = config.lip_end_steps()
 
   def model_fn(features, labels, mode, params):
     del labels, params
-    if seed is not None:
-      tf.set_random_seed(seed)
-    is_training = mode == estimator_utils.ModeKeys.TRAIN
-    model = estimator_utils.bert_from_features(bert_config, features, is_training,
-                                               use_one_hot_embeddings)
-    predict = mode == estimator_utils.ModeKeys.PREDICT
+    if config.seed is not None:
+      tf.set_random_seed(config.seed)
+    is_training = mode == estimators.ModeKeys.TRAIN
+    # One-hot embedding look-ups are faster on TPUs.
+    model = estimators.bert_from_features(bert_config, features, is_training,
+                                          use_one_hot_embeddings=use_tpu)
+    predict = mode == estimators.ModeKeys.PREDICT
     heads = linguistics.TASKS if predict else active_tasks
     logits = modeling.lert_pretraining_heads(
         bert_config, model.get_sequence_output(), model.get_embedding_table(),
         features["masked_lm_positions"], tasks=heads)
 
     tvars = tf.trainable_variables()
-    scaffold_fn, _ = estimator_utils.init_from_checkpoint(init_checkpoint, use_tpu,
+    scaffold_fn, _ = tf_checkpoints.init_from_checkpoint(init_checkpoint, use_tpu,
                                                          tvars)
 
     if predict:
-      return estimator_utils.ModelSpec(
-          mode=mode, predictions=prediction_tensors(logits, features, top_k),
+      return estimators.ModelSpec(
+          mode=mode,
+          predictions=prediction.prediction_tensors(logits, features, config.top_k),
           scaffold_fn=scaffold_fn)
 
     weights = features["masked_lm_weights"]
@@ -183,68 +187,55 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate, num_train_step
 
     if is_training:
       train_op = optimization.create_optimizer(
-          total_loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
-          optimizer_name=optimizer_name, grad_accum_steps=grad_accum_steps,
-          use_amp=use_amp)
+          total_loss, config.learning_rate, config.num_train_steps,
+          config.num_warmup_steps, use_tpu, optimizer_name=runtime.optimizer,
+          grad_accum_steps=runtime.grad_accum_steps, use_amp=runtime.use_amp)
       scalars = {"loss/total": total_loss,
                  "learning_rate": optimization.learning_rate_schedule(
-                     learning_rate, global_step, num_train_steps, num_warmup_steps)}
+                     config.learning_rate, global_step, config.num_train_steps,
+                     config.num_warmup_steps)}
       for head, value in losses.items():
         scalars["loss/%s" % head] = value
       for task, value in lambdas.items():
         scalars["lambda/%s" % task] = value
-      return estimator_utils.ModelSpec(
+      return estimators.ModelSpec(
           mode=mode, loss=total_loss, train_op=train_op,
-          host_call=estimator_utils.scalar_host_call(output_dir, scalars, global_step,
-                                                     save_summary_steps),
+          host_call=summaries.scalar_host_call(config.output_dir, scalars, global_step,
+                                               runtime.save_summary_steps),
           scaffold_fn=scaffold_fn)
 
-    # Evaluation: loss and accuracy of every active head over masked positions.
-    metric_heads = ("mlm",) + active_tasks
-
-    def metric_fn(weights, *tensors):
-      weights = tf.reshape(weights, [-1])
-      metrics = {}
-      for i, head in enumerate(metric_heads):
-        head_losses, head_log_probs, head_labels = tensors[3 * i:3 * i + 3]
-        predictions = tf.argmax(head_log_probs, axis=-1, output_type=tf.int32)
-        metrics["%s_accuracy" % head] = tf.metrics.accuracy(
-            labels=tf.reshape(head_labels, [-1]), predictions=predictions,
-            weights=weights)
-        metrics["%s_loss" % head] = tf.metrics.mean(
-            values=head_losses, weights=weights)
-      return metrics
-
     metric_tensors = [weights]
-    for head in metric_heads:
+    for head in ("mlm",) + active_tasks:
       metric_tensors += [per_position[head], log_probs[head], label_ids[head]]
-    return estimator_utils.ModelSpec(
-        mode=mode, loss=total_loss, eval_metrics=(metric_fn, metric_tensors),
+    return estimators.ModelSpec(
+        mode=mode, loss=total_loss,
+        eval_metrics=(_metric_fn_for(("mlm",) + active_tasks), metric_tensors),
         scaffold_fn=scaffold_fn)
 
   return model_fn
 
 
-def prediction_tensors(logits, features, top_k):
-  """MLM top-k and each linguistic head's best tag at every masked position."""
-  batch_size, num_positions = modeling.get_shape_list(
-      features["masked_lm_positions"], expected_rank=2)
-  predictions = {"masked_lm_positions": features["masked_lm_positions"],
-                 "masked_lm_weights": features["masked_lm_weights"],
-                 "input_ids": features["input_ids"]}
-  probs = tf.nn.softmax(logits["mlm"])
-  top_probs, top_ids = tf.nn.top_k(probs, k=top_k)
-  predictions["mlm_top_ids"] = tf.reshape(top_ids, [batch_size, num_positions, top_k])
-  predictions["mlm_top_probs"] = tf.reshape(top_probs,
-                                            [batch_size, num_positions, top_k])
-  for task in linguistics.TASKS:
-    task_probs = tf.nn.softmax(logits[task])
-    predictions["%s_ids" % task] = tf.reshape(
-        tf.argmax(task_probs, axis=-1, output_type=tf.int32),
-        [batch_size, num_positions])
-    predictions["%s_probs" % task] = tf.reshape(
-        tf.reduce_max(task_probs, axis=-1), [batch_size, num_positions])
-  return predictions
+def _metric_fn_for(heads):
+  """Evaluation's metric_fn: loss and accuracy of each head over masked positions.
+
+  It takes the weights, then per head its per-position losses, log
+  probabilities and labels.
+  """
+
+  def metric_fn(weights, *tensors):
+    weights = tf.reshape(weights, [-1])
+    metrics = {}
+    for i, head in enumerate(heads):
+      head_losses, head_log_probs, head_labels = tensors[3 * i:3 * i + 3]
+      predictions = tf.argmax(head_log_probs, axis=-1, output_type=tf.int32)
+      metrics["%s_accuracy" % head] = tf.metrics.accuracy(
+          labels=tf.reshape(head_labels, [-1]), predictions=predictions,
+          weights=weights)
+      metrics["%s_loss" % head] = tf.metrics.mean(
+          values=head_losses, weights=weights)
+    return metrics
+
+  return metric_fn
 
 
 def resolve_active_tasks(requested, labelled, annotator):
@@ -280,7 +271,9 @@ def check_config(config):
   if config.eval_all_checkpoints and not config.do_eval:
     raise errors.UserError("--eval_all_checkpoints needs --do_eval")
   bert_config = modeling.BertConfig.from_json_file(config.bert_config_file)
-  # The vocabulary whose ids the model reads: predict's, and the data's.
+  if config.do_predict and not config.predict_input_file:
+    raise errors.UserError("--do_predict needs --predict_input_file")
+  # The vocabulary whose ids the model reads: predict's (the data's: read_inputs).
   vocab_size = (len(tokenization.load_vocab(config.vocab_file)) if config.do_predict
                 else None)
   modeling.check_config(bert_config, config.bert_config_file, vocab_size=vocab_size)
@@ -293,7 +286,7 @@ def check_config(config):
 
 def resolve_init_checkpoint(config):
   """The checkpoint to warm-start from, or None; logs when a resume wins."""
-  init_checkpoint = estimator_utils.resolve_checkpoint(config.init_checkpoint)
+  init_checkpoint = tf_checkpoints.resolve_checkpoint(config.init_checkpoint)
   tokenization.validate_case_matches_checkpoint(config.do_lower_case, init_checkpoint)
   if init_checkpoint and tf.train.latest_checkpoint(config.output_dir):
     tf.logging.info("Resuming from %s; --init_checkpoint %s is ignored.",
@@ -316,19 +309,19 @@ def read_inputs(config, bert_config):
   """
   if not config.input_file:
     return DataSet([], None, [], 0)
-  input_files = estimator_utils.expand_input_files(config.input_file)
-  sidecar = pretraining_data.load_sidecar(input_files, config.data_sidecar)
-  pretraining_data.check_sidecar(sidecar, config.max_seq_length,
-                                 config.max_predictions_per_seq)
-  if sidecar is not None and "vocab_size" in sidecar:
-    modeling.check_config(bert_config, config.bert_config_file,
-                          vocab_size=sidecar["vocab_size"])
+  input_files = fileio.expand_patterns(config.input_file, "input_file")
   labelled = config.labelled_tasks
   if labelled is not None:
     labelled = [task.strip() for task in labelled if task.strip()]
   verified = pretraining_data.verify_dataset(
       input_files, config.data_sidecar, labelled_tasks=labelled,
-      read_contents=config.check_data_contents)
+      read_contents=config.check_data_contents,
+      lengths={"max_seq_length": config.max_seq_length,
+               "max_predictions_per_seq": config.max_predictions_per_seq})
+  sidecar = verified.sidecar
+  if sidecar is not None and "vocab_size" in sidecar:
+    modeling.check_config(bert_config, config.bert_config_file,
+                          vocab_size=sidecar["vocab_size"])
   tf.logging.info("Input: %d files, %s records, labelled: %s", len(input_files),
                   verified.num_records if verified.num_records is not None else "?",
                   ", ".join(verified.labelled_tasks) or "nothing")
@@ -336,27 +329,11 @@ def read_inputs(config, bert_config):
                  verified.num_records)
 
 
-def build_estimator(config, bert_config, init_checkpoint, active_tasks, lip_end_steps):
-  runtime = config.runtime
-  model_fn = model_fn_builder(
-      bert_config=bert_config,
-      init_checkpoint=init_checkpoint,
-      learning_rate=config.learning_rate,
-      num_train_steps=config.num_train_steps,
-      num_warmup_steps=config.num_warmup_steps,
-      use_tpu=runtime.use_tpu,
-      use_one_hot_embeddings=runtime.use_tpu,
-      active_tasks=active_tasks,
-      lip_end_steps=lip_end_steps,
-      output_dir=config.output_dir,
-      optimizer_name=runtime.optimizer,
-      grad_accum_steps=runtime.grad_accum_steps,
-      use_amp=runtime.use_amp,
-      top_k=config.top_k,
-      save_summary_steps=runtime.save_summary_steps,
-      seed=config.seed)
-  return estimator_utils.make_estimator(
-      model_fn, config.output_dir, runtime,
+def build_estimator(config, bert_config, init_checkpoint, active_tasks):
+  """The engine of config.runtime around model_fn_builder's model_fn."""
+  return estimators.make_estimator(
+      model_fn_builder(config, bert_config, init_checkpoint, active_tasks),
+      config.output_dir, config.runtime,
       train_batch_size=config.train_batch_size,
       eval_batch_size=config.eval_batch_size,
       predict_batch_size=config.predict_batch_size)
@@ -365,10 +342,10 @@ def build_estimator(config, bert_config, init_checkpoint, active_tasks, lip_end_
 def train(estimator, config, input_files):
   """Trains for num_train_steps updates (the global step counts updates)."""
   runtime = config.runtime
-  input_fn = estimator_utils.tfrecord_input_fn_builder(
+  input_fn = input_pipeline.tfrecord_input_fn_builder(
       input_files, _feature_spec(config), is_training=True, drop_remainder=True,
       seed=config.seed)
-  hooks = [estimator_utils.ExamplesPerSecondHook(
+  hooks = [summaries.ExamplesPerSecondHook(
       config.train_batch_size, runtime.log_step_count_steps, config.output_dir, log=False)]
   # Under gradient accumulation too, so max_steps and save_checkpoints_steps
   # count updates.
@@ -400,7 +377,7 @@ def evaluate(estimator, config, data, off_tasks):
           "nothing would be evaluated; lower --eval_batch_size or give more data" %
           (data.num_records, config.eval_batch_size))
     steps = min(steps, data.num_records // config.eval_batch_size)
-  input_fn = estimator_utils.tfrecord_input_fn_builder(
+  input_fn = input_pipeline.tfrecord_input_fn_builder(
       data.files, _feature_spec(config), is_training=False, drop_remainder=True)
   checkpoints = [None]  # the latest
   if config.eval_all_checkpoints:
@@ -423,7 +400,7 @@ def evaluate(estimator, config, data, off_tasks):
   for task, why in off_tasks.items():
     result["%s_head" % task] = "off (%s)" % why
   output_eval_file = os.path.join(config.output_dir, "eval_results.txt")
-  estimator_utils.write_results(output_eval_file, result)
+  summaries.write_results(output_eval_file, result)
   if config.eval_all_checkpoints:
     with tf.gfile.GFile(os.path.join(config.output_dir, "eval_history.jsonl"),
                         "w") as writer:
@@ -445,171 +422,49 @@ def run(config):
   tf.gfile.MakeDirs(config.output_dir)
   init_checkpoint = resolve_init_checkpoint(config)
   data = read_inputs(config, bert_config)
-  input_files = data.files
-  lip_end_steps = lip_end_steps_from(config.pos_end_step, config.ner_end_step,
-                                     config.dep_end_step)
   active_tasks, off_tasks = list(linguistics.TASKS), {}
   if config.do_train or config.do_eval:
     active_tasks, off_tasks = resolve_active_tasks(
         config.linguistic_tasks, data.labelled_tasks,
         (data.sidecar or {}).get("annotator", "unknown (no sidecar)"))
-    tf.logging.info("LIP end steps: %s; active heads: %s", lip_end_steps,
+    tf.logging.info("LIP end steps: %s; active heads: %s", config.lip_end_steps(),
                     ", ".join(active_tasks) or "none (MLM only)")
-  estimator = build_estimator(config, bert_config, init_checkpoint, active_tasks,
-                              lip_end_steps)
-  prediction = read_prediction_input(config, bert_config) if config.do_predict else None
+  estimator = build_estimator(config, bert_config, init_checkpoint, active_tasks)
+  if config.do_predict:
+    tokenizer = tokenization.FullTokenizer(config.vocab_file, config.do_lower_case)
+    instances = prediction.read_prediction_windows(
+        config.predict_input_file, tokenizer, config.mask_each_word,
+        config.max_seq_length, config.max_predictions_per_seq)
   if config.do_train:
-    train(estimator, config, input_files)
-  if prediction is not None:
+    train(estimator, config, data.files)
+  if config.do_predict:
     # Checked before the evaluation: without trained weights nothing is written.
-    heads = prediction_heads(tf.train.latest_checkpoint(config.output_dir) or
-                             init_checkpoint, config.output_dir)
+    heads = prediction.prediction_heads(tf.train.latest_checkpoint(config.output_dir) or
+                                        init_checkpoint, config.output_dir)
   if config.do_eval:
     evaluate(estimator, config, data, off_tasks)
-  if prediction is not None:
-    run_predict(estimator, config, prediction, heads)
+  if config.do_predict:
+    run_predict(estimator, config, tokenizer, instances, heads)
 
 
-PredictionInput = collections.namedtuple("PredictionInput", ["tokenizer", "instances"])
-
-
-def read_prediction_input(config, bert_config):
-  """The tokenizer and the windowed instances of --predict_input_file.
-
-  Every [MASK] (every word, with --mask_each_word) is predicted exactly once:
-  a sentence longer than the model takes is cut into windows (fit_windows).
-  """
-  path = config.predict_input_file
-  if not path:
-    raise errors.UserError("--do_predict needs --predict_input_file")
-  tokenizer = tokenization.FullTokenizer(config.vocab_file, config.do_lower_case)
-  if len(tokenizer.vocab) != bert_config.vocab_size:
-    raise errors.UserError("%s has %d tokens but the config's vocab_size is %d" % (
-        config.vocab_file, len(tokenizer.vocab), bert_config.vocab_size))
-  _check_prediction_file(path, needs_masks=not config.mask_each_word)
-  instances = []
-  for instance in pretraining_data.read_prediction_instances(
-      path, tokenizer, config.mask_each_word):
-    instances.extend(fit_windows(instance, config.max_seq_length,
-                                 config.max_predictions_per_seq))
-  windows = [i for i in instances if "window_start" in i]
-  if windows:
-    tf.logging.info("%s: %d sentence(s) longer than --max_seq_length=%d or with more "
-                    "than --max_predictions_per_seq=%d masks were cut into %d windows",
-                    path, len(set(i["text"] for i in windows)), config.max_seq_length,
-                    config.max_predictions_per_seq, len(windows))
-  return PredictionInput(tokenizer, instances)
-
-
-def _check_prediction_file(path, needs_masks):
-  """Names a missing, non-UTF-8 or empty file, or a line without a needed [MASK]."""
-  if not os.path.isfile(path):
-    raise errors.UserError("--predict_input_file %s does not exist" % path)
-  with io.open(path, encoding="utf-8") as reader:
-    try:
-      lines = list(reader)
-    except UnicodeDecodeError as e:
-      raise errors.UserError("%s: not UTF-8 text (%s)" % (path, e))
-  if not any(line.strip() for line in lines):
-    raise errors.UserError("--predict_input_file %s has no sentence to predict" % path)
-  for line_number, line in enumerate(lines, 1):
-    if needs_masks and line.strip() and pretraining_data.MASK_TOKEN not in line:
-      raise errors.UserError("%s:%d: no %s (plain sentences need --mask_each_word)" %
-                             (path, line_number, pretraining_data.MASK_TOKEN))
-
-
-def fit_windows(instance, max_seq_length, max_predictions_per_seq):
-  """`instance` as instances the model takes, every masked position in one of them.
-
-  An instance that fits comes back as it is.  Otherwise its masks are taken in
-  order, as many per window as fit (max_predictions_per_seq, within
-  max_seq_length - 2 tokens), and each window is centred on its masks, so
-  they get context on both sides.  A window records its first token's index
-  in the sentence ([CLS] not counted) as `window_start`.
-  """
-  body = instance["tokens"][1:-1]
-  body_ids = instance["input_ids"][1:-1]
-  positions = [p - 1 for p in instance["masked_lm_positions"]]
-  width = max_seq_length - 2
-  if len(body) <= width and len(positions) <= max_predictions_per_seq:
-    return [instance]
-  windows = []
-  first = 0
-  while first < len(positions):
-    end = first + 1
-    while (end < len(positions) and end - first < max_predictions_per_seq and
-           positions[end] - positions[first] < width):
-      end += 1
-    span = positions[end - 1] - positions[first] + 1
-    start = positions[first] - (width - span) // 2
-    start = max(0, min(start, len(body) - width))
-    window = dict(instance)
-    window["tokens"] = instance["tokens"][:1] + body[start:start + width] + ["[SEP]"]
-    window["input_ids"] = (instance["input_ids"][:1] + body_ids[start:start + width] +
-                           instance["input_ids"][-1:])
-    window["masked_lm_positions"] = [p - start + 1 for p in positions[first:end]]
-    if instance.get("original_tokens"):
-      window["original_tokens"] = instance["original_tokens"][first:end]
-    window["window_start"] = start
-    windows.append(window)
-    first = end
-  return windows
-
-
-# Without these the MLM predictions (and the tags, which read the same
-# transform) would come from freshly initialised weights.
-_PREDICTION_VARIABLES = ("bert/embeddings/word_embeddings",
-                         "cls/predictions/transform/dense/kernel",
-                         "cls/predictions/output_bias")
-
-
-def prediction_heads(checkpoint, output_dir):
-  """The linguistic tasks whose heads `checkpoint` (what --do_predict reads) has.
-
-  Raises errors.UserError when there is no checkpoint, or it lacks the
-  encoder or the MLM head: the predictions would come from random weights.
-  """
-  if not checkpoint:
-    raise errors.UserError(
-        "--do_predict needs trained weights: %s holds no checkpoint and no "
-        "--init_checkpoint is given" % output_dir)
-  names = set(name for name, _ in tf.train.list_variables(checkpoint))
-  missing = [name for name in _PREDICTION_VARIABLES if name not in names]
-  if missing:
-    raise errors.UserError("%s has no %s: its predictions would come from random "
-                           "weights" % (checkpoint, ", ".join(missing)))
-  untrained = checkpoint_names.untrained_heads(
-      names, lambda name: tf.train.load_variable(checkpoint, name))
-  heads = []
-  for task in linguistics.TASKS:
-    if checkpoint_names.heads_variable(task, "kernel") not in names:
-      continue
-    if task in untrained:
-      tf.logging.warning("The %s head of %s was never trained (its data did not "
-                         "label %s): no %s tags are written", task.upper(), checkpoint,
-                         task.upper(), task.upper())
-      continue
-    heads.append(task)
-  return heads
-
-
-def run_predict(estimator, config, prediction, heads):
-  """Writes MLM top-k and the tags of `heads` at the masked positions as JSONL."""
+def run_predict(estimator, config, tokenizer, instances, heads):
+  """Writes MLM top-k and the tags of `heads` at the masked positions of
+  `instances` (prediction.read_prediction_windows) as JSONL."""
   off = [task for task in linguistics.TASKS if task not in heads]
   if off:
     tf.logging.warning("The checkpoint has no %s head: the predictions carry no %s "
                        "tags", "/".join(t.upper() for t in off),
                        "/".join(t.upper() for t in off))
-  input_fn = pretraining_data.prediction_input_fn_builder(
-      prediction.instances, config.max_seq_length, config.max_predictions_per_seq,
+  input_fn = prediction.prediction_input_fn_builder(
+      instances, config.max_seq_length, config.max_predictions_per_seq,
       pad_to_multiple=config.predict_batch_size if config.runtime.use_tpu else 1)
   output_file = config.predict_output_file or os.path.join(config.output_dir,
                                                            "predictions.jsonl")
   written = 0
   with tf.gfile.GFile(output_file, "w") as writer:
-    for instance, result in zip(prediction.instances, estimator.predict(
+    for instance, result in zip(instances, estimator.predict(
         input_fn=input_fn, yield_single_examples=True)):
-      record = pretraining_data.format_prediction(instance, result, prediction.tokenizer)
+      record = prediction.format_prediction(instance, result, tokenizer)
       for mask in record["masks"]:
         for task in off:
           del mask[task], mask["%s_prob" % task]

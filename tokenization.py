@@ -26,7 +26,8 @@ whitespace-separated word (words in a corpus repeat heavily). The output is exac
 that of the step-by-step algorithm above; the tests check it against HF's tokenizer.
 
 Reading the vocabulary needs no TensorFlow; only paths with a URL scheme such as
-``gs://`` are read through ``tf.io.gfile``, imported when needed.
+``gs://`` are read through ``tf.io.gfile`` (lert.fileio.read_bytes), imported when
+needed.
 """
 
 import collections
@@ -36,6 +37,7 @@ import unicodedata
 from absl import flags
 
 from lert import errors
+from lert import fileio
 # Google BERT's tokenization module defines this flag and its FullTokenizer
 # obeys it, so its API (and Google's tests) include it.
 flags.DEFINE_bool(
@@ -111,21 +113,6 @@ def printable_text(text):
   return convert_to_unicode(text)
 
 
-def _has_url_scheme(path):
-  return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path) is not None
-
-
-def _read_bytes(path):
-  """Reads a local file, or a gs:// (any scheme) path through tf.io.gfile."""
-  if _has_url_scheme(path):
-    # Imported only here so that local use never needs TensorFlow.
-    import tensorflow.compat.v1 as tf
-    with tf.io.gfile.GFile(path, "rb") as handle:
-      return handle.read()
-  with open(path, "rb") as handle:
-    return handle.read()
-
-
 def load_vocab(vocab_file):
   """Loads a vocabulary file (one token per line) into an OrderedDict token -> id.
 
@@ -140,7 +127,7 @@ def load_vocab(vocab_file):
       names the file and line numbers).
   """
   path = str(vocab_file)
-  raw = _read_bytes(path)
+  raw = fileio.read_bytes(path)
   if raw.startswith(b"\xef\xbb\xbf"):
     raw = raw[3:]
   raw_lines = raw.split(b"\n")

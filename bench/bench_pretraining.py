@@ -23,7 +23,7 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 
 tf.disable_v2_behavior()
 
-from lert.engine import estimator_utils  # noqa: E402
+from lert.engine import input_pipeline  # noqa: E402
 from lert import linguistics  # noqa: E402
 import modeling  # noqa: E402
 from lert.pretrain import pretraining_data  # noqa: E402
@@ -71,15 +71,12 @@ def run(config, data_file, seq_length, predictions, batch_size, steps, warmup_st
   runtime = settings.RuntimeConfig(use_xla=use_xla, use_amp=use_amp,
                                    save_checkpoints_steps=10 ** 7,
                                    log_step_count_steps=10 ** 6)
-  model_fn = run_pretraining.model_fn_builder(
-      bert_config=config, init_checkpoint=None, learning_rate=1e-4,
-      num_train_steps=10 ** 6, num_warmup_steps=10000, use_tpu=False,
-      use_one_hot_embeddings=False, active_tasks=tasks,
-      lip_end_steps=dict(linguistics.PAPER_LIP_END_STEPS), output_dir=output_dir,
-      use_amp=use_amp, save_summary_steps=runtime.save_summary_steps)
-  estimator = estimator_utils.make_estimator(
-      model_fn, output_dir, runtime, train_batch_size=batch_size)
-  input_fn = estimator_utils.tfrecord_input_fn_builder(
+  # The paper's LIP end steps are run_pretraining's defaults.
+  pretraining = run_pretraining.PretrainingConfig(
+      runtime, learning_rate=1e-4, num_train_steps=10 ** 6, num_warmup_steps=10000,
+      output_dir=output_dir, train_batch_size=batch_size)
+  estimator = run_pretraining.build_estimator(pretraining, config, None, tasks)
+  input_fn = input_pipeline.tfrecord_input_fn_builder(
       [data_file], pretraining_data.feature_spec(seq_length, predictions),
       is_training=True, drop_remainder=True)
   timer = StepTimer(warmup_steps)
@@ -129,7 +126,7 @@ def main():
   config = modeling.BertConfig.from_json_file(args.config)
   work_dir = tempfile.mkdtemp(prefix="lert-bench-")
   data_file = os.path.join(work_dir, "data.tfrecord")
-  estimator_utils.write_examples(data_file, synthetic_examples(
+  input_pipeline.write_examples(data_file, synthetic_examples(
       4 * args.batch_size, args.seq_length, args.max_predictions))
   xla_settings = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
   head_settings = {"all": [linguistics.TASKS], "mlm": [()],

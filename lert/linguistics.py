@@ -1,5 +1,5 @@
 # coding=utf-8
-"""LERT's linguistic label inventories, tag-mapping tables and the LIP schedule.
+"""LERT's linguistic label inventories, tag-mapping tables and the LIP end steps.
 
 Pure Python (no TensorFlow), so the data generator, the converters and the
 PyTorch side can import it cheaply.  Every label list is defined exactly once,
@@ -39,11 +39,6 @@ ENTITY_TYPES = ("Nh", "Ns", "Ni")
 def num_labels(task):
   """Size of a linguistic head: the length of its inventory."""
   return len(LABELS[task])
-
-
-def prefixed_labels(task):
-  """The inventory of `task` as the released code spells it, e.g. `POS-n`."""
-  return [RELEASED_PREFIX[task] + label for label in LABELS[task]]
 
 
 # --- Mapping tables for tags outside the inventories -------------------------
@@ -202,15 +197,8 @@ def character_labels(words, pos_tags=None, dep_relations=None, entities=(),
   return labels
 
 
-# --- The LIP schedule -------------------------------------------------------
+# --- The LIP schedule (modeling.lip_weights computes the weights) -----------
 # The paper's end steps for its 2M-step run: the simpler the feature, the sooner
 # it reaches full weight.
 PAPER_LIP_END_STEPS = collections.OrderedDict(
     [("pos", 333000), ("ner", 666000), ("dep", 1000000)])
-
-
-def lip_weight(global_step, end_step):
-  """λ_t = clip(step / end_t, 0, 1); `end_t <= 0` means full weight from step 0."""
-  if end_step <= 0:
-    return 1.0
-  return min(max(float(global_step) / float(end_step), 0.0), 1.0)

@@ -14,7 +14,7 @@ errors (one `error:` line through errors.call_main).
 XLA, mixed precision, CPU threads, optimizer, gradient accumulation and the
 checkpoint/log cadence.  Every script defines its flags with
 `define_runtime_flags`, gets a checked `RuntimeConfig` from
-`runtime_from_flags`, and passes it on to estimator_utils.make_estimator; no
+`runtime_from_flags`, and passes it on to estimators.make_estimator; no
 script looks at the engine behind it, so another engine (one for TF versions
 without tf.estimator) can take the same config.
 """
@@ -25,9 +25,10 @@ import os
 import sys
 
 from lert import errors
+import optimization
+
 # Values of --distribution.
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
-OPTIMIZERS = ("adamw", "lamb")
 
 Setting = collections.namedtuple("Setting", ["name", "kind", "default", "help"])
 Setting.__doc__ = """One setting: `kind` is an absl DEFINE_<kind> or "enum:a,b,c"."""
@@ -106,7 +107,7 @@ RUNTIME_SETTINGS = (
     Setting("inter_op_threads", "integer", None,
             "Ops run side by side (default: 1 without a GPU, else TF's choice)."),
     Setting("intra_op_threads", "integer", 0, "Threads inside one op (0: all cores)."),
-    Setting("optimizer", "enum:" + ",".join(OPTIMIZERS), "adamw",
+    Setting("optimizer", "enum:" + ",".join(optimization.OPTIMIZER_NAMES), "adamw",
             "adamw (BERT's AdamWeightDecay) or lamb."),
     Setting("grad_accum_steps", "integer", 1,
             "Micro-batches of train_batch_size accumulated per update (the "

@@ -9,11 +9,11 @@
 `eval` sets the masked-LM accuracy beside its unigram baseline: the accuracy of
 always predicting the most frequent masked token of the training records,
 measured on the very eval records the model was scored on
-(pretraining_data.unigram_baseline). Accuracies in summary.json are fractions.
+(unigram_baseline). Accuracies in summary.json are fractions.
 """
 
 import argparse
-import glob
+import collections
 import io
 import json
 import math
@@ -23,8 +23,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lert import errors  # noqa: E402
+from lert import fileio  # noqa: E402
 from lert import linguistics  # noqa: E402
-from lert.pretrain import pretraining_data  # noqa: E402
 import tokenization  # noqa: E402
 
 HEADS = ("mlm",) + linguistics.TASKS
@@ -52,11 +52,41 @@ def head_results(results):
           for head in HEADS if "%s_accuracy" % head in results}
 
 
-def _records(pattern):
-  files = sorted(glob.glob(pattern))
-  if not files:
-    raise errors.UserError("no TFRecord file matches %s" % pattern)
-  return files
+def masked_token_counts(input_files, max_records=None):
+  """Counter {token id: times it is a masked-LM target} over pretraining
+  TFRecords (the positions whose masked_lm_weights is > 0), reading the files in
+  order, as evaluation does, and stopping after `max_records` records if given."""
+  import tensorflow.compat.v1 as tf  # TensorFlow: reading the records needs it
+  counts = collections.Counter()
+  records = 0
+  for path in input_files:
+    for body in tf.io.tf_record_iterator(path):
+      if max_records is not None and records >= max_records:
+        return counts
+      records += 1
+      features = tf.train.Example.FromString(body).features.feature
+      for name in ("masked_lm_ids", "masked_lm_weights"):
+        if name not in features:  # a missing map key would read as empty
+          raise errors.UserError("%s: a record without the %s feature; not "
+                                 "pretraining data" % (path, name))
+      ids = features["masked_lm_ids"].int64_list.value
+      weights = features["masked_lm_weights"].float_list.value
+      counts.update(i for i, w in zip(ids, weights) if w > 0)
+  return counts
+
+
+def unigram_baseline(train_counts, eval_counts):
+  """The masked-LM accuracy of always predicting the most frequent training
+  target, measured on the eval targets: what a model that learned only token
+  frequencies scores. Returns {"token_id", "accuracy", "eval_positions"}."""
+  if not train_counts or not eval_counts:
+    raise errors.UserError("the unigram baseline needs masked positions in both the "
+                           "training and the eval records")
+  # Ties go to the smaller id, so the baseline does not depend on record order.
+  token_id = min(train_counts, key=lambda i: (-train_counts[i], i))
+  total = sum(eval_counts.values())
+  return {"token_id": token_id, "accuracy": eval_counts[token_id] / float(total),
+          "eval_positions": total}
 
 
 def compute_baseline(pretrain_dir, train_records, eval_records):
@@ -67,10 +97,10 @@ def compute_baseline(pretrain_dir, train_records, eval_records):
   if "eval_examples" not in results:
     raise errors.UserError("%s does not say how many records were evaluated "
                            "(eval_examples)" % path)
-  train = pretraining_data.masked_token_counts(_records(train_records))
-  held_out = pretraining_data.masked_token_counts(_records(eval_records),
-                                                  int(results["eval_examples"]))
-  baseline = pretraining_data.unigram_baseline(train, held_out)
+  train = masked_token_counts(fileio.expand_patterns(train_records, "train_records"))
+  held_out = masked_token_counts(fileio.expand_patterns(eval_records, "eval_records"),
+                                 int(results["eval_examples"]))
+  baseline = unigram_baseline(train, held_out)
   baseline["token"] = _token(baseline["token_id"])
   with io.open(os.path.join(pretrain_dir, BASELINE_FILE), "w", encoding="utf-8") as f:
     json.dump(baseline, f, ensure_ascii=False, indent=2)
@@ -127,9 +157,9 @@ def prediction_table(paths):
 
 def training_scalars(pretrain_dir):
   """{tag: [(step, value)]} of the training summaries (loss/*, lambda/*)."""
-  from lert.engine import estimator_utils  # TensorFlow: only the plot needs it
+  from lert.engine import summaries  # TensorFlow: only the plot needs it
   return {tag: sorted(points.items()) for tag, points in
-          estimator_utils.read_scalar_summaries(pretrain_dir).items()}
+          summaries.read_scalar_summaries(pretrain_dir).items()}
 
 
 def eval_history(pretrain_dir):

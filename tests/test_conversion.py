@@ -15,10 +15,12 @@ from lert.checkpoints import checkpoint_names
 import convert_hf_to_lert
 import convert_lert_to_hf
 from lert import errors
-from lert.engine import estimator_utils
-import inspect_checkpoint
+from lert import fileio
+from lert.checkpoints import formats
+from lert.checkpoints import inventory
 from lert import linguistics
 import modeling
+from lert.checkpoints import tf_checkpoints
 import tokenization
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -156,7 +158,7 @@ def lert(tmp_path_factory):
 
 
 def test_every_model_variable_maps_both_ways():
-  shapes = inspect_checkpoint.model_variable_shapes(modeling.BertConfig.from_dict(TINY))
+  shapes = inventory.model_variable_shapes(modeling.BertConfig.from_dict(TINY))
   hf_names = set()
   for name in shapes:
     mapping = checkpoint_names.tf_name_to_hf(name)
@@ -219,7 +221,7 @@ def test_state_dict_helpers_transpose_and_tie():
       "cls.predictions.decoder.weight", "cls.predictions.decoder.bias"])
   np.testing.assert_array_equal(hf["bert.encoder.layer.0.intermediate.dense.weight"],
                                 tf_vars["bert/encoder/layer_0/intermediate/dense/kernel"].T)
-  back = checkpoint_names.hf_to_tf_variables(hf)
+  back = checkpoint_names.hf_to_tf(hf).variables
   assert sorted(back) == sorted(n for n in tf_vars
                                 if "pos_layer" not in n and n != "global_step")
   for name, value in back.items():
@@ -245,8 +247,8 @@ def test_safetensors_round_trip(tmp_path):
              "ids": np.arange(5, dtype=np.int64), "scalar": np.array(7, np.int32),
              "empty": np.zeros((0, 3), np.float32)}
   path = str(tmp_path / "t.safetensors")
-  checkpoint_names.save_safetensors(path, tensors)
-  loaded = checkpoint_names.load_safetensors(path)
+  formats.save_safetensors(path, tensors)
+  loaded = formats.load_safetensors(path)
   assert sorted(loaded) == sorted(tensors)
   for name, value in tensors.items():
     assert loaded[name].dtype == value.dtype and loaded[name].shape == value.shape
@@ -263,12 +265,12 @@ def test_safetensors_round_trip(tmp_path):
   with open(bf16, "wb") as writer:
     writer.write(np.array([len(header)], "<u8").tobytes() + header +
                  np.array([0x3F80, 0xC020], "<u2").tobytes())
-  np.testing.assert_array_equal(checkpoint_names.load_safetensors(bf16)["x"],
+  np.testing.assert_array_equal(formats.load_safetensors(bf16)["x"],
                                 np.array([1.0, -2.5], np.float32))
   with open(bf16, "wb") as writer:
     writer.write(b"\x00\x10" + b"\x00" * 6 + b"{}")
   with pytest.raises(ValueError, match="bf16.safetensors"):
-    checkpoint_names.load_safetensors(bf16)
+    formats.load_safetensors(bf16)
 
 
 def test_safetensors_matches_the_library(tmp_path):
@@ -277,10 +279,10 @@ def test_safetensors_matches_the_library(tmp_path):
              "i": np.arange(4, dtype=np.int64)}
   ours = str(tmp_path / "ours.safetensors")
   theirs = str(tmp_path / "theirs.safetensors")
-  checkpoint_names.save_safetensors(ours, tensors)
+  formats.save_safetensors(ours, tensors)
   safetensors_numpy.save_file(tensors, theirs, metadata={"format": "pt"})
   for path in (ours, theirs):
-    for reader in (checkpoint_names.load_safetensors, safetensors_numpy.load_file):
+    for reader in (formats.load_safetensors, safetensors_numpy.load_file):
       loaded = reader(path)
       for name, value in tensors.items():
         np.testing.assert_array_equal(loaded[name], value)
@@ -294,16 +296,16 @@ def test_round_trip_keeps_every_variable(lert):
   assert hf_files == sorted([
       "config.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
       "model.safetensors", "lert_heads.safetensors", "lert_heads_config.json"])
-  hf_config = checkpoint_names.read_json(os.path.join(lert["hf_dir"], "config.json"))
+  hf_config = fileio.read_json(os.path.join(lert["hf_dir"], "config.json"))
   assert hf_config["architectures"] == ["BertForMaskedLM"]
   assert hf_config["model_type"] == "bert" and hf_config["hidden_act"] == "gelu"
   assert hf_config["layer_norm_eps"] == 1e-12 and hf_config["hidden_size"] == 32
   assert hf_config["directionality"] == "bidi"
-  tokenizer_config = checkpoint_names.read_json(
+  tokenizer_config = fileio.read_json(
       os.path.join(lert["hf_dir"], "tokenizer_config.json"))
   assert tokenizer_config["do_lower_case"] is True
   assert tokenizer_config["tokenizer_class"] == "BertTokenizer"
-  heads_config = checkpoint_names.read_json(
+  heads_config = fileio.read_json(
       os.path.join(lert["hf_dir"], "lert_heads_config.json"))
   assert heads_config["tasks"] == list(linguistics.TASKS)
   for task in linguistics.TASKS:
@@ -317,7 +319,7 @@ def test_round_trip_keeps_every_variable(lert):
       checkpoint_names.format_report(to_hf))
 
   back_prefix = os.path.join(lert["back_dir"], "lert_model.ckpt")
-  back = inspect_checkpoint.read_checkpoint(back_prefix)
+  back = tf_checkpoints.read_checkpoint(back_prefix)
   assert sorted(back) == sorted(lert["values"])
   for name, value in lert["values"].items():
     np.testing.assert_array_equal(back[name], value, err_msg=name)
@@ -332,8 +334,8 @@ def test_round_trip_keeps_every_variable(lert):
   # Usable as init_checkpoint: the directory resolves, everything restores.
   with tf.Graph().as_default():
     build_lert(TINY, tf.placeholder(tf.int32, [1, 2]))
-    report = estimator_utils.checkpoint_report(
-        tf.trainable_variables(), inspect_checkpoint.find_checkpoint(lert["back_dir"]))
+    report = tf_checkpoints.checkpoint_report(
+        tf.trainable_variables(), tf_checkpoints.find_checkpoint(lert["back_dir"]))
   assert report.new == [] and report.left_over == []
   assert len(report.restored) == len(lert["values"])
 
@@ -379,7 +381,7 @@ def test_nsp_and_training_state_are_reported(tmp_path):
   assert "the DEP head was never trained" in skipped[never_trained[2]]
   assert report.heads == ["pos"]
   assert len(report.converted) == len(values) - len(NSP_AND_STATE) - len(never_trained)
-  weights = checkpoint_names.load_safetensors(str(tmp_path / "hf" / "model.safetensors"))
+  weights = formats.load_safetensors(str(tmp_path / "hf" / "model.safetensors"))
   assert not any(k.startswith("cls.seq_relationship") for k in weights)
 
 
@@ -395,12 +397,12 @@ def test_heads_a_training_checkpoint_never_updated_are_not_exported(tmp_path):
   assert report.heads == ["pos", "ner"]
   assert "the DEP head was never trained" in dict(report.skipped)[
       checkpoint_names.heads_variable("dep", "bias")]
-  heads = checkpoint_names.load_safetensors(
+  heads = formats.load_safetensors(
       str(tmp_path / "hf" / checkpoint_names.HEADS_FILE))
   assert sorted(heads) == ["ner.bias", "ner.weight", "pos.bias", "pos.weight"]
   np.testing.assert_array_equal(
       heads["ner.weight"], values[checkpoint_names.heads_variable("ner", "kernel")].T)
-  heads_config = checkpoint_names.read_json(
+  heads_config = fileio.read_json(
       str(tmp_path / "hf" / checkpoint_names.HEADS_CONFIG_FILE))
   assert heads_config["tasks"] == ["pos", "ner"] and list(heads_config["labels"]) == [
       "pos", "ner"]
@@ -432,10 +434,10 @@ def test_shape_mismatch_names_the_variable(lert, tmp_path):
   hf_dir.mkdir()
   for name in ("config.json", "vocab.txt"):
     os.symlink(os.path.join(lert["hf_dir"], name), str(hf_dir / name))
-  weights = checkpoint_names.load_safetensors(
+  weights = formats.load_safetensors(
       os.path.join(lert["hf_dir"], "model.safetensors"))
   weights["bert.encoder.layer.1.output.dense.weight"] = np.zeros((32, 60), np.float32)
-  checkpoint_names.save_safetensors(str(hf_dir / "model.safetensors"), weights)
+  formats.save_safetensors(str(hf_dir / "model.safetensors"), weights)
   with pytest.raises(ValueError) as error:
     convert_hf_to_lert.convert(str(hf_dir), str(tmp_path / "out"))
   message = str(error.value)
@@ -459,9 +461,9 @@ def test_vocabulary_mismatch_names_the_variable(lert, tmp_path):
   hf_dir.mkdir()
   for name in ("model.safetensors", "vocab.txt"):
     os.symlink(os.path.join(lert["hf_dir"], name), str(hf_dir / name))
-  hf_config = checkpoint_names.read_json(os.path.join(lert["hf_dir"], "config.json"))
+  hf_config = fileio.read_json(os.path.join(lert["hf_dir"], "config.json"))
   hf_config["vocab_size"] = 21000
-  checkpoint_names.write_json(str(hf_dir / "config.json"), hf_config)
+  formats.write_json(str(hf_dir / "config.json"), hf_config)
   with pytest.raises(ValueError) as error:
     convert_hf_to_lert.convert(str(hf_dir), str(tmp_path / "out"))
   assert "bert/embeddings/word_embeddings" in str(error.value)
@@ -474,11 +476,11 @@ def test_heads_with_other_inventories_are_refused(lert, tmp_path):
   for name in os.listdir(lert["hf_dir"]):
     if name != checkpoint_names.HEADS_CONFIG_FILE:
       os.symlink(os.path.join(lert["hf_dir"], name), str(hf_dir / name))
-  config = checkpoint_names.read_json(
+  config = fileio.read_json(
       os.path.join(lert["hf_dir"], checkpoint_names.HEADS_CONFIG_FILE))
   config["labels"]["dep"] = list(reversed(config["labels"]["dep"]))
   config_path = str(hf_dir / checkpoint_names.HEADS_CONFIG_FILE)
-  checkpoint_names.write_json(config_path, config)
+  formats.write_json(config_path, config)
   with pytest.raises(ValueError) as error:
     convert_hf_to_lert.convert(str(hf_dir), str(tmp_path / "out"))
   assert config_path in str(error.value) and "dep inventory" in str(error.value)
@@ -488,7 +490,7 @@ def test_heads_with_other_inventories_are_refused(lert, tmp_path):
 
 
 def test_missing_pooler_is_reported_other_encoder_weights_are_errors(lert, tmp_path):
-  weights = checkpoint_names.load_safetensors(
+  weights = formats.load_safetensors(
       os.path.join(lert["hf_dir"], "model.safetensors"))
   for name in ("bert.pooler.dense.weight", "bert.pooler.dense.bias"):
     del weights[name]
@@ -496,14 +498,14 @@ def test_missing_pooler_is_reported_other_encoder_weights_are_errors(lert, tmp_p
   hf_dir.mkdir()
   for name in ("config.json", "vocab.txt"):
     os.symlink(os.path.join(lert["hf_dir"], name), str(hf_dir / name))
-  checkpoint_names.save_safetensors(str(hf_dir / "model.safetensors"), weights)
+  formats.save_safetensors(str(hf_dir / "model.safetensors"), weights)
   report = convert_hf_to_lert.convert(str(hf_dir), str(tmp_path / "tf"))
   assert sorted(dict(report.missing)) == sorted(
       ["bert/pooler/dense/kernel", "bert/pooler/dense/bias"] + [
           checkpoint_names.heads_variable(task, leaf)
           for task in linguistics.TASKS for leaf in ("kernel", "bias")])
   del weights["bert.encoder.layer.1.output.dense.weight"]
-  checkpoint_names.save_safetensors(str(hf_dir / "model.safetensors"), weights)
+  formats.save_safetensors(str(hf_dir / "model.safetensors"), weights)
   with pytest.raises(errors.UserError) as error:
     convert_hf_to_lert.convert(str(hf_dir), str(tmp_path / "tf2"))
   assert str(error.value) == ("the source lacks encoder variables the config "
@@ -525,19 +527,19 @@ def test_sharded_safetensors_import(lert, tmp_path):
   hf_dir.mkdir()
   for name in ("config.json", "vocab.txt"):
     os.symlink(os.path.join(lert["hf_dir"], name), str(hf_dir / name))
-  weights = checkpoint_names.load_safetensors(
+  weights = formats.load_safetensors(
       os.path.join(lert["hf_dir"], "model.safetensors"))
   weight_map = {}
   for index, name in enumerate(sorted(weights)):
     weight_map[name] = "model-%05d-of-00002.safetensors" % (index % 2 + 1)
   for shard in set(weight_map.values()):
-    checkpoint_names.save_safetensors(str(hf_dir / shard), {
+    formats.save_safetensors(str(hf_dir / shard), {
         name: weights[name] for name, file in weight_map.items() if file == shard})
-  checkpoint_names.write_json(str(hf_dir / "model.safetensors.index.json"),
-                              {"metadata": {}, "weight_map": weight_map})
+  formats.write_json(str(hf_dir / "model.safetensors.index.json"),
+                     {"metadata": {}, "weight_map": weight_map})
   report = convert_hf_to_lert.convert(str(hf_dir), str(tmp_path / "tf"))
   assert report.heads == [] and len(report.missing) == 6
-  back = inspect_checkpoint.read_checkpoint(str(tmp_path / "tf" / "lert_model.ckpt"))
+  back = tf_checkpoints.read_checkpoint(str(tmp_path / "tf" / "lert_model.ckpt"))
   for name, value in back.items():
     np.testing.assert_array_equal(value, lert["values"][name], err_msg=name)
   assert len(back) == len(lert["values"]) - 6
@@ -551,7 +553,7 @@ def test_command_lines(lert, tmp_path, capsys):
   printed = capsys.readouterr().out
   assert "%d weights converted" % len(lert["values"]) in printed
   assert "missing from the source: none" in printed
-  assert checkpoint_names.read_json(
+  assert fileio.read_json(
       os.path.join(out, "tokenizer_config.json"))["do_lower_case"] is False
   assert convert_hf_to_lert.main(["--hf_dir", out, "--output_dir", str(tmp_path / "tf"),
                                   "--checkpoint_name", "imported.ckpt"]) == 0
@@ -597,7 +599,7 @@ def test_transformers_loads_every_weight(lert):
       lert["hf_dir"]))
   expected = set(model.state_dict()) - {"cls.predictions.decoder.weight",
                                         "cls.predictions.decoder.bias"}
-  stored = set(checkpoint_names.load_safetensors(
+  stored = set(formats.load_safetensors(
       os.path.join(lert["hf_dir"], "model.safetensors")))
   assert stored - expected == {"bert.pooler.dense.weight", "bert.pooler.dense.bias"}
   assert expected <= stored
@@ -806,7 +808,7 @@ def test_own_export_saved_again_by_transformers_imports(lert, tmp_path):
   os.symlink(VOCAB, os.path.join(hf_dir, "vocab.txt"))
   report = convert_hf_to_lert.convert(hf_dir, str(tmp_path / "tf"))
   assert sorted(dict(report.missing)) == sorted(POOLER_VARIABLES + HEAD_VARIABLES)
-  back = inspect_checkpoint.read_checkpoint(str(tmp_path / "tf" / "lert_model.ckpt"))
+  back = tf_checkpoints.read_checkpoint(str(tmp_path / "tf" / "lert_model.ckpt"))
   assert sorted(back) == sorted(set(lert["values"]) - set(POOLER_VARIABLES) -
                                 set(HEAD_VARIABLES))
   for name, value in back.items():
@@ -814,8 +816,8 @@ def test_own_export_saved_again_by_transformers_imports(lert, tmp_path):
   # Usable as init_checkpoint: the pooler and heads start fresh, the rest restores.
   with tf.Graph().as_default():
     build_lert(TINY, tf.placeholder(tf.int32, [1, 2]))
-    init = estimator_utils.checkpoint_report(
-        tf.trainable_variables(), inspect_checkpoint.find_checkpoint(str(tmp_path / "tf")))
+    init = tf_checkpoints.checkpoint_report(
+        tf.trainable_variables(), tf_checkpoints.find_checkpoint(str(tmp_path / "tf")))
   assert sorted(init.new) == sorted(POOLER_VARIABLES + HEAD_VARIABLES)
   assert init.left_over == []
 

@@ -73,7 +73,7 @@ def test_the_whole_data_set_passes(dataset):
 def test_two_of_ten_shards_without_a_sidecar_are_refused(dataset, tmp_path):
   for index in (0, 4):
     shutil.copy(shard_path(dataset, index), str(tmp_path))
-  with pytest.raises(pretraining_data.DatasetError,
+  with pytest.raises(errors.UserError,
                      match=r"10-shard data set, but 8 of them .*"
                            r"pretraining-00001-of-00010\.tfrecord"):
     pretraining_data.verify_dataset(tfrecords(tmp_path), labelled_tasks=["pos", "ner"])
@@ -83,7 +83,7 @@ def test_without_a_sidecar_the_caller_must_say_what_the_data_labels(dataset, tmp
   for path in tfrecords(dataset.output_dir):
     shutil.copy(path, str(tmp_path))
   files = tfrecords(tmp_path)
-  with pytest.raises(pretraining_data.DatasetError,
+  with pytest.raises(errors.UserError,
                      match="nothing says which linguistic tasks the data labels"):
     pretraining_data.verify_dataset(files)
   verified = pretraining_data.verify_dataset(files, labelled_tasks=[])
@@ -96,7 +96,7 @@ def test_a_shard_deleted_beside_a_sidecar_is_refused_and_can_be_remade(dataset, 
   options = copy_of(dataset, tmp_path)
   original = open(shard_path(options, 3), "rb").read()
   os.remove(shard_path(options, 3))
-  with pytest.raises(pretraining_data.DatasetError,
+  with pytest.raises(errors.UserError,
                      match=r"pretraining-00003-of-00010\.tfrecord is not among the "
                            r"input files.*run create_pretraining_data\.py again"):
     pretraining_data.verify_dataset(tfrecords(options.output_dir))
@@ -111,7 +111,7 @@ def test_a_truncated_tfrecord_is_named(dataset, tmp_path):
   path = shard_path(options, 5)
   data = open(path, "rb").read()
   open(path, "wb").write(data[:-10])
-  with pytest.raises(pretraining_data.DatasetError,
+  with pytest.raises(errors.UserError,
                      match=r"pretraining-00005-of-00010\.tfrecord has %d bytes, but "
                            r".*lert_data\.json records %d" % (len(data) - 10, len(data))):
     pretraining_data.verify_dataset(tfrecords(options.output_dir), read_contents=False)
@@ -141,7 +141,7 @@ def test_a_changed_shard_is_named(dataset, tmp_path):
   assert len(records) >= 2 and records[0] != records[1]
   # Two whole records swapped: every CRC holds, the size too; only the hash differs.
   open(path, "wb").write(b"".join([records[1], records[0]] + records[2:]))
-  with pytest.raises(pretraining_data.DatasetError,
+  with pytest.raises(errors.UserError,
                      match=r"pretraining-00007-of-00010\.tfrecord differs from the "
                            r"shard .* records.*changed since it was made"):
     pretraining_data.verify_dataset(tfrecords(options.output_dir))

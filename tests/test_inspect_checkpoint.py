@@ -13,7 +13,9 @@ from lert.checkpoints import checkpoint_names
 import convert_lert_to_hf
 from lert import errors
 import inspect_checkpoint
+from lert.checkpoints import inventory
 import modeling
+from lert.checkpoints import tf_checkpoints
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -33,9 +35,9 @@ def bert_parameters(vocab, hidden, layers, intermediate, positions=512, types=2)
 def test_readme_counts_from_configs(size, millions, layers, hidden, intermediate,
                                     capsys):
   path = os.path.join(REPO, "configs", "lert_config_%s.json" % size)
-  shapes = inspect_checkpoint.model_variable_shapes(
+  shapes = inventory.model_variable_shapes(
       modeling.BertConfig.from_json_file(path))
-  counts = inspect_checkpoint.group_counts(shapes)
+  counts = inventory.group_counts(shapes)
   encoder = counts[checkpoint_names.ENCODER]
   # "transformer only" = the whole encoder group, word embeddings included.
   assert encoder == bert_parameters(21128, hidden, layers, intermediate)
@@ -74,9 +76,9 @@ SHAPES = {
 def test_grouping_of_a_checkpoint(tmp_path, capsys):
   prefix = str(tmp_path / "model.ckpt-7")
   write_checkpoint(prefix, SHAPES)
-  shapes = inspect_checkpoint.checkpoint_shapes(prefix)
+  shapes = tf_checkpoints.checkpoint_shapes(prefix)
   assert shapes == SHAPES
-  groups = inspect_checkpoint.group_variables(shapes)
+  groups = inventory.group_variables(shapes)
   names = {group: [name for name, _, _ in entries] for group, entries in groups.items()}
   assert names == {
       checkpoint_names.ENCODER: ["bert/embeddings/word_embeddings",
@@ -91,11 +93,11 @@ def test_grouping_of_a_checkpoint(tmp_path, capsys):
   assert notes == {"bert/embeddings/word_embeddings/adam_m": "training state",
                    "cls/seq_relationship/output_weights": "nsp",
                    "output_weights": "unknown"}
-  assert inspect_checkpoint.group_counts(shapes) == {
+  assert inventory.group_counts(shapes) == {
       checkpoint_names.ENCODER: 40 + 16 + 4, checkpoint_names.MLM: 14,
       checkpoint_names.HEADS: 52, "other": 40 + 8 + 12}
-  assert list(inspect_checkpoint.group_counts(shapes)) == list(
-      inspect_checkpoint.GROUP_TITLES)
+  assert list(inventory.group_counts(shapes)) == list(
+      inventory.GROUP_TITLES)
 
   assert inspect_checkpoint.main(["--checkpoint", str(tmp_path)]) == 0
   printed = capsys.readouterr().out
@@ -110,29 +112,29 @@ def test_grouping_of_a_checkpoint(tmp_path, capsys):
 def test_find_checkpoint(tmp_path):
   write_checkpoint(str(tmp_path / "a" / "model.ckpt-1"), {"x": [1]})
   write_checkpoint(str(tmp_path / "a" / "model.ckpt-2"), {"x": [1]})
-  assert inspect_checkpoint.find_checkpoint(str(tmp_path / "a")) == str(
+  assert tf_checkpoints.find_checkpoint(str(tmp_path / "a")) == str(
       tmp_path / "a" / "model.ckpt-2")  # the latest, from the state file
   os.remove(str(tmp_path / "a" / "checkpoint"))
   with pytest.raises(ValueError, match="2 checkpoints"):
-    inspect_checkpoint.find_checkpoint(str(tmp_path / "a"))
+    tf_checkpoints.find_checkpoint(str(tmp_path / "a"))
   # A release zip: one checkpoint, no state file.
   write_checkpoint(str(tmp_path / "zip" / "lert_model.ckpt"), {"x": [1]})
   os.remove(str(tmp_path / "zip" / "checkpoint"))
-  assert inspect_checkpoint.find_checkpoint(str(tmp_path / "zip")) == str(
+  assert tf_checkpoints.find_checkpoint(str(tmp_path / "zip")) == str(
       tmp_path / "zip" / "lert_model.ckpt")
-  assert inspect_checkpoint.find_checkpoint(str(tmp_path / "zip" / "lert_model.ckpt"))
+  assert tf_checkpoints.find_checkpoint(str(tmp_path / "zip" / "lert_model.ckpt"))
   missing = str(tmp_path / "nothing.ckpt")
   with pytest.raises(ValueError, match="nothing.ckpt"):
-    inspect_checkpoint.find_checkpoint(missing)
+    tf_checkpoints.find_checkpoint(missing)
   (tmp_path / "empty").mkdir()
   with pytest.raises(ValueError, match="no checkpoint"):
-    inspect_checkpoint.find_checkpoint(str(tmp_path / "empty"))
+    tf_checkpoints.find_checkpoint(str(tmp_path / "empty"))
 
 
 def test_read_checkpoint_values(tmp_path):
   prefix = str(tmp_path / "m.ckpt")
   write_checkpoint(prefix, {"bert/pooler/dense/bias": [3], "global_step": []})
-  values = inspect_checkpoint.read_checkpoint(prefix)
+  values = tf_checkpoints.read_checkpoint(prefix)
   assert list(values) == ["bert/pooler/dense/bias", "global_step"]
   assert isinstance(values["bert/pooler/dense/bias"], np.ndarray)
   assert values["bert/pooler/dense/bias"].shape == (3,)
@@ -146,7 +148,7 @@ TINY = {"attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
 
 def truncated_checkpoint(prefix):
   """A tiny LERT checkpoint whose .data file lost its last bytes (a copy cut short)."""
-  write_checkpoint(prefix, inspect_checkpoint.model_variable_shapes(
+  write_checkpoint(prefix, inventory.model_variable_shapes(
       modeling.BertConfig.from_dict(TINY)))
   data = prefix + ".data-00000-of-00001"
   with open(data, "r+b") as f:

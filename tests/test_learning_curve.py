@@ -3,13 +3,18 @@ evaluation of every kept checkpoint (run_pretraining.py --eval_all_checkpoints).
 
 import collections
 import json
+import os
+import sys
 
 import pytest
 
 from lert import errors
-from lert.engine import estimator_utils
-from lert.pretrain import pretraining_data
+from lert.engine import input_pipeline
 from test_run_pretraining import base_flags, data_dir, read_results, run_main  # noqa: F401
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "scripts"))
+import demo_report  # noqa: E402
 
 
 def _example(masked_ids, weights):
@@ -22,35 +27,35 @@ def _example(masked_ids, weights):
 def test_masked_token_counts_reads_weighted_positions_in_file_order(tmp_path):
   first, second = str(tmp_path / "a.tfrecord"), str(tmp_path / "b.tfrecord")
   # Padding positions (weight 0) carry id 0 and must not count.
-  estimator_utils.write_examples(first, [_example([5, 7, 0], [1.0, 1.0, 0.0]),
-                                         _example([7, 7, 9], [1.0, 1.0, 1.0])])
-  estimator_utils.write_examples(second, [_example([9, 0, 0], [1.0, 0.0, 0.0])])
-  counts = pretraining_data.masked_token_counts([first, second])
+  input_pipeline.write_examples(first, [_example([5, 7, 0], [1.0, 1.0, 0.0]),
+                                        _example([7, 7, 9], [1.0, 1.0, 1.0])])
+  input_pipeline.write_examples(second, [_example([9, 0, 0], [1.0, 0.0, 0.0])])
+  counts = demo_report.masked_token_counts([first, second])
   assert counts == collections.Counter({7: 3, 5: 1, 9: 2})
   # Evaluation reads max_eval_steps * eval_batch_size records in file order.
-  assert pretraining_data.masked_token_counts([first, second], max_records=1) == (
+  assert demo_report.masked_token_counts([first, second], max_records=1) == (
       collections.Counter({5: 1, 7: 1}))
-  assert pretraining_data.masked_token_counts([second, first], max_records=2) == (
+  assert demo_report.masked_token_counts([second, first], max_records=2) == (
       collections.Counter({9: 1, 5: 1, 7: 1}))
 
 
 def test_unigram_baseline_predicts_the_most_frequent_training_target():
   train = collections.Counter({8: 5, 3: 9, 4: 9})  # a tie: the smaller id wins
   held_out = collections.Counter({3: 2, 4: 5, 8: 1})
-  baseline = pretraining_data.unigram_baseline(train, held_out)
+  baseline = demo_report.unigram_baseline(train, held_out)
   assert baseline == {"token_id": 3, "accuracy": 0.25, "eval_positions": 8}
   # A token never seen in the eval targets scores zero, not an error.
-  assert pretraining_data.unigram_baseline(
+  assert demo_report.unigram_baseline(
       collections.Counter({11: 1}), held_out)["accuracy"] == 0.0
   with pytest.raises(errors.UserError, match="masked positions"):
-    pretraining_data.unigram_baseline(collections.Counter(), held_out)
+    demo_report.unigram_baseline(collections.Counter(), held_out)
 
 
 def test_masked_token_counts_names_a_file_that_is_not_pretraining_data(tmp_path):
   path = str(tmp_path / "other.tfrecord")
-  estimator_utils.write_examples(path, [{"input_ids": [1, 2]}])
+  input_pipeline.write_examples(path, [{"input_ids": [1, 2]}])
   with pytest.raises(errors.UserError, match="other.tfrecord.*masked_lm_ids"):
-    pretraining_data.masked_token_counts([path])
+    demo_report.masked_token_counts([path])
 
 
 def test_eval_all_checkpoints_writes_a_learning_curve(data_dir, tmp_path):  # noqa: F811

@@ -480,7 +480,7 @@ def test_estimator_loop_counts_updates_and_resumes(tmp_path):
   The engine is the scripts' own: TPUEstimator where tf.estimator exists,
   session_runner where it does not.
   """
-  from lert.engine import estimator_utils
+  from lert.engine import estimators
   from lert import settings
   def input_fn(params):
     data = (DATA_X.reshape(-1, 3), DATA_Y.reshape(-1, 2))
@@ -491,10 +491,10 @@ def test_estimator_loop_counts_updates_and_resumes(tmp_path):
     loss = tf.reduce_mean(tf.square(tf.matmul(features, kernel) - labels))
     train_op = optimization.create_optimizer(loss, 0.05, 10, 1, False,
                                              grad_accum_steps=4)
-    return estimator_utils.ModelSpec(mode, loss=loss, train_op=train_op)
+    return estimators.ModelSpec(mode, loss=loss, train_op=train_op)
 
-  estimator = estimator_utils.make_estimator(model_fn, str(tmp_path), settings.RuntimeConfig(),
-                                             train_batch_size=4)
+  estimator = estimators.make_estimator(model_fn, str(tmp_path), settings.RuntimeConfig(),
+                                        train_batch_size=4)
   estimator.train(input_fn, max_steps=2)
   reader = tf.train.load_checkpoint(estimator.latest_checkpoint())
   assert reader.get_tensor("global_step") == 2

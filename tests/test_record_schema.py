@@ -58,9 +58,9 @@ def test_make_record_takes_exactly_the_declared_fields():
 
 def parse(records, spec):
   """Writes `records` as tf.train.Examples and parses them back with `spec`."""
-  from lert.engine import estimator_utils
+  from lert.engine import input_pipeline
   import tensorflow.compat.v1 as tf
-  serialized = [estimator_utils.make_example(r).SerializeToString() for r in records]
+  serialized = [input_pipeline.make_example(r).SerializeToString() for r in records]
   with tf.Graph().as_default(), tf.Session() as session:
     return session.run(tf.io.parse_example(serialized, spec))
 

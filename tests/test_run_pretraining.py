@@ -18,10 +18,13 @@ import tensorflow.compat.v1 as tf
 import convert_lert_to_hf
 import create_pretraining_data
 from lert import errors
-from lert.engine import estimator_utils
+from lert.engine import estimators
+from lert.engine import input_pipeline
 from lert import linguistics
 import modeling
 import run_pretraining
+from lert.engine import summaries
+from lert.checkpoints import tf_checkpoints
 from conftest import REPO_ROOT
 
 SEQ = 32
@@ -60,7 +63,7 @@ def data_dir(tmp_path_factory):
   directory = tmp_path_factory.mktemp("pretrain_data")
   for shard in range(2):
     path = str(directory / ("data-%d.tfrecord" % shard))
-    estimator_utils.write_examples(
+    input_pipeline.write_examples(
         path, synthetic_examples(32, seed=shard, labelled=("pos", "ner")))
   sidecar = {"annotator": "jieba", "labelled_tasks": ["pos", "ner"],
              "max_seq_length": SEQ, "max_predictions_per_seq": PREDICTIONS,
@@ -94,7 +97,7 @@ def run_main(**overrides):
 
 def read_scalars(output_dir):
   """{tag: {step: value}} from every event file directly in output_dir."""
-  return estimator_utils.read_scalar_summaries(output_dir)
+  return summaries.read_scalar_summaries(output_dir)
 
 
 def read_results(path):
@@ -203,7 +206,7 @@ def test_mismatched_record_names_file_and_feature(tmp_path):
   """Without a sidecar the records themselves are checked before training."""
   (tmp_path / "config.json").write_text(json.dumps(TINY_CONFIG))
   short = str(tmp_path / "short.tfrecord")
-  estimator_utils.write_examples(short, synthetic_examples(4, 0, seq=16))
+  input_pipeline.write_examples(short, synthetic_examples(4, 0, seq=16))
   with pytest.raises(ValueError) as error:
     run_main(**base_flags(tmp_path, tmp_path / "out", input_file=short,
                           labelled_tasks=["pos", "ner", "dep"]))
@@ -214,7 +217,7 @@ def test_mismatched_record_names_file_and_feature(tmp_path):
   examples = list(synthetic_examples(4, 0))
   for example in examples:
     del example["ner_labels"]
-  estimator_utils.write_examples(missing, examples)
+  input_pipeline.write_examples(missing, examples)
   with pytest.raises(ValueError) as error:
     run_main(**base_flags(tmp_path, tmp_path / "out", input_file=missing,
                           labelled_tasks=["pos", "ner", "dep"]))
@@ -227,7 +230,7 @@ def test_mismatched_record_names_file_and_feature(tmp_path):
     run_main(**base_flags(tmp_path, tmp_path / "out", input_file=str(corrupt)))
   assert "corrupt.tfrecord" in str(error.value)
 
-  with pytest.raises(ValueError, match="matches no file"):
+  with pytest.raises(ValueError, match=r"nothing-\*\.tfrecord: no such file"):
     run_main(**base_flags(tmp_path, tmp_path / "out",
                           input_file=str(tmp_path / "nothing-*.tfrecord")))
 
@@ -273,7 +276,7 @@ def test_init_from_bert_checkpoint_without_linguistic_heads(data_dir, tmp_path, 
     model = modeling.BertModel(config, False, tf.zeros([1, 8], tf.int32))
     modeling.lert_pretraining_heads(config, model.get_sequence_output(),
                                     model.get_embedding_table(), tf.zeros([1, 2], tf.int32))
-    tvars_report = estimator_utils.checkpoint_report(tf.trainable_variables(), prefix)
+    tvars_report = tf_checkpoints.checkpoint_report(tf.trainable_variables(), prefix)
   assert "cls/predictions/output_pos_layer/kernel" in tvars_report.new
   assert "cls/predictions/output_dep_layer/bias" in tvars_report.new
   assert "cls/seq_relationship/output_weights" in tvars_report.left_over
@@ -495,7 +498,7 @@ def test_two_workers_on_loopback(data_dir, tmp_path):
   output_dir = tmp_path / "workers"
   ports = _free_ports(2)
   cluster = {"worker": ["localhost:%d" % p for p in ports]}
-  if "multi_worker" not in estimator_utils.supported_distributions():
+  if "multi_worker" not in estimators.supported_distributions():
     env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster,
                                                  "task": {"type": "worker", "index": 0}}))
     result = subprocess.run(_command(data_dir, output_dir, distribution="multi_worker",

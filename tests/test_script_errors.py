@@ -23,7 +23,7 @@ CASES = {
         ["--no_such_flag=1"],
         ["--do_train", "--bert_config_file={config}", "--output_dir={tmp}/out",
          "--input_file={tmp}/nothing-*.tfrecord"],
-        "nothing-*.tfrecord matches no file"),
+        "nothing-*.tfrecord: no such file"),
     "run_classifier.py": (
         ["--learning_rate=fast"],
         ["--task_name=chnsenticorp", "--do_train", "--data_dir={tmp}",

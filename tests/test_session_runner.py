@@ -228,19 +228,19 @@ def test_same_checkpoint_as_tpu_estimator(tmp_path):
 def test_engine_refuses_what_it_cannot_run_with_one_named_error(tmp_path):
   """Without tf.estimator, --use_tpu and strategies name the environments that have it."""
   from lert import errors
-  from lert.engine import estimator_utils
+  from lert.engine import estimators
   from lert import settings
-  model_fn = make_model_fn(estimator_utils.ModelSpec)
+  model_fn = make_model_fn(estimators.ModelSpec)
   for runtime in (settings.RuntimeConfig(use_tpu=True),
                   settings.RuntimeConfig(distribution="mirrored")):
-    if "mirrored" in estimator_utils.supported_distributions():
-      estimator = estimator_utils.make_estimator(model_fn, str(tmp_path), runtime)
+    if "mirrored" in estimators.supported_distributions():
+      estimator = estimators.make_estimator(model_fn, str(tmp_path), runtime)
       assert hasattr(estimator, "train")
       continue
     with pytest.raises(errors.UserError, match="TensorFlow 1.15 or 2.15"):
-      estimator_utils.make_estimator(model_fn, str(tmp_path), runtime)
+      estimators.make_estimator(model_fn, str(tmp_path), runtime)
   # The plain runtime always has an engine, and it trains the same model_fn.
-  estimator = estimator_utils.make_estimator(model_fn, str(tmp_path / "plain"),
-                                             settings.RuntimeConfig(), train_batch_size=BATCH)
+  estimator = estimators.make_estimator(model_fn, str(tmp_path / "plain"),
+                                        settings.RuntimeConfig(), train_batch_size=BATCH)
   estimator.train(input_fn, max_steps=2)
   assert tf.train.load_variable(estimator.latest_checkpoint(), "global_step") == 2

@@ -101,7 +101,7 @@ def test_cpu_amp_keeps_element_wise_ops_float32_unless_the_user_chose(monkeypatc
   """--use_amp on a CPU: oneDNN's bfloat16 rewrite is on, and its infer list
   loses the element-wise ops (they are slower in bfloat16 there); a list the
   user set in the environment is left alone."""
-  from lert.engine import estimator_utils  # pylint: disable=g-import-not-at-top
+  from lert.engine import estimators  # pylint: disable=g-import-not-at-top
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
   fields = tf.ConfigProto().graph_options.rewrite_options.DESCRIPTOR.fields_by_name
   if "auto_mixed_precision_onednn_bfloat16" not in fields:
@@ -109,15 +109,15 @@ def test_cpu_amp_keeps_element_wise_ops_float32_unless_the_user_chose(monkeypatc
   variable = "TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_INFERLIST_REMOVE"
   monkeypatch.setattr(settings, "cpu_only", lambda: True)
   monkeypatch.delenv(variable, raising=False)
-  config = estimator_utils.session_config(use_amp=True)
+  config = estimators.session_config(use_amp=True)
   options = config.graph_options.rewrite_options
   assert options.auto_mixed_precision_onednn_bfloat16 == type(options).ON
   removed = os.environ[variable].split(",")
   assert {"Erf", "Mul", "Softmax", "AddV2"} <= set(removed)
   assert "MatMul" not in removed and "BiasAdd" not in removed
   monkeypatch.setenv(variable, "Erf")
-  estimator_utils.session_config(use_amp=True)
+  estimators.session_config(use_amp=True)
   assert os.environ[variable] == "Erf"
   monkeypatch.delenv(variable)
-  estimator_utils.session_config(use_amp=False)
+  estimators.session_config(use_amp=False)
   assert variable not in os.environ

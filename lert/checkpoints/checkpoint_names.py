@@ -21,15 +21,12 @@ in BertForMaskedLM, so they live in a file of their own (HEADS_FILE) whose keys
 are `<task>.weight` / `<task>.bias`, laid out like `torch.nn.Linear`.
 
 Pure Python and numpy (no TensorFlow, no torch), so the converters, the
-PyTorch module and the tests all share it.  It also reads and writes the
-safetensors format, so exporting needs neither torch nor the safetensors
-package (TF 1.15 environments have neither).
+PyTorch module and the tests all share it; the files themselves are
+lert.checkpoints.formats'.
 """
 
 import collections
-import json
 import re
-import struct
 
 import numpy as np
 
@@ -316,11 +313,6 @@ def hf_to_tf(hf_weights, heads=None):
   return TfConversion(variables, skipped)
 
 
-def hf_to_tf_variables(hf_weights, heads=None):
-  """{TF name: array} from HF weights (see hf_to_tf)."""
-  return hf_to_tf(hf_weights, heads).variables
-
-
 def _as_float32(value):
   if np.issubdtype(value.dtype, np.floating) and value.dtype != np.float32:
     return value.astype(np.float32)
@@ -476,101 +468,3 @@ def check_heads_config(config, heads, source):
   if extra:
     raise errors.UserError("%s: weights %s are not described by %s" % (
         source, ", ".join(extra), HEADS_CONFIG_FILE))
-
-
-def read_json(path):
-  with open(path, "r", encoding="utf-8") as reader:
-    text = reader.read()
-  try:
-    return json.loads(text, object_pairs_hook=collections.OrderedDict)
-  except ValueError as error:
-    raise errors.UserError("%s: not valid JSON (%s)" % (path, error))
-
-
-def write_json(path, data):
-  with open(path, "w", encoding="utf-8") as writer:
-    writer.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-# --- safetensors ---------------------------------------------------------------------
-# File layout: 8-byte little-endian header length N, N bytes of JSON
-# {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}},
-# then the raw little-endian, C-ordered tensor bytes (offsets relative to there).
-
-_SAFETENSORS_DTYPES = {
-    "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
-    "I64": np.dtype("<i8"), "I32": np.dtype("<i4"), "I16": np.dtype("<i2"),
-    "I8": np.dtype("i1"), "U8": np.dtype("u1"), "BOOL": np.dtype("?"),
-}
-_SAFETENSORS_NAMES = {(dtype.kind, dtype.itemsize): name
-                      for name, dtype in _SAFETENSORS_DTYPES.items()}
-
-
-def save_safetensors(path, tensors, metadata=None):
-  """Writes {name: numpy array} as a safetensors file.
-
-  `metadata` defaults to {"format": "pt"}: transformers refuses files
-  without it.
-  """
-  metadata = {"format": "pt"} if metadata is None else metadata
-  header = collections.OrderedDict([("__metadata__", dict(metadata))])
-  arrays, offset = [], 0
-  for name in sorted(tensors):
-    array = np.asarray(tensors[name])
-    key = _SAFETENSORS_NAMES.get((array.dtype.kind, array.dtype.itemsize))
-    if key is None:
-      raise errors.UserError("%s: tensor %s has dtype %s, which safetensors cannot store"
-                       % (path, name, array.dtype))
-    data = np.ascontiguousarray(array, dtype=_SAFETENSORS_DTYPES[key]).tobytes()
-    header[name] = {"dtype": key, "shape": list(array.shape),
-                    "data_offsets": [offset, offset + len(data)]}
-    arrays.append(data)
-    offset += len(data)
-  encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
-  encoded += b" " * (-len(encoded) % 8)  # keep the tensor data 8-byte aligned
-  with open(path, "wb") as writer:
-    writer.write(struct.pack("<Q", len(encoded)))
-    writer.write(encoded)
-    for data in arrays:
-      writer.write(data)
-
-
-def load_safetensors(path):
-  """Reads a safetensors file into {name: numpy array}; BF16 becomes float32."""
-  with open(path, "rb") as reader:
-    raw = bytearray(reader.read())
-  if len(raw) < 8:
-    raise errors.UserError("%s: not a safetensors file (too short)" % path)
-  (header_size,) = struct.unpack("<Q", bytes(raw[:8]))
-  if header_size > len(raw) - 8:
-    raise errors.UserError("%s: not a safetensors file (header size %d > file size)" %
-                     (path, header_size))
-  try:
-    header = json.loads(bytes(raw[8:8 + header_size]).decode("utf-8"))
-  except ValueError as error:
-    raise errors.UserError("%s: safetensors header is not valid JSON (%s)" % (path, error))
-  data = memoryview(raw)[8 + header_size:]
-  tensors = collections.OrderedDict()
-  for name in sorted(header):
-    if name == "__metadata__":
-      continue
-    entry = header[name]
-    begin, end = entry["data_offsets"]
-    shape = tuple(entry["shape"])
-    if not 0 <= begin <= end <= len(data):
-      raise errors.UserError("%s: tensor %s lies outside the file" % (path, name))
-    if entry["dtype"] == "BF16":
-      # bfloat16 is the top half of a float32.
-      halves = np.frombuffer(data[begin:end], dtype="<u2")
-      value = (halves.astype(np.uint32) << 16).view(np.float32)
-    elif entry["dtype"] in _SAFETENSORS_DTYPES:
-      value = np.frombuffer(data[begin:end], dtype=_SAFETENSORS_DTYPES[entry["dtype"]])
-    else:
-      raise errors.UserError("%s: tensor %s has unsupported dtype %s" % (
-          path, name, entry["dtype"]))
-    expected = int(np.prod(shape)) if shape else 1
-    if value.size != expected:
-      raise errors.UserError("%s: tensor %s has %d values for shape %s" % (
-          path, name, value.size, list(shape)))
-    tensors[name] = value.reshape(shape)
-  return tensors

@@ -22,7 +22,10 @@ import tensorflow.compat.v1 as tf
 import lert
 from lert import errors
 from lert import settings
-from lert.engine import estimator_utils
+from lert.checkpoints import tf_checkpoints
+from lert.engine import estimators
+from lert.engine import input_pipeline
+from lert.engine import summaries
 from lert.finetune import common
 from lert.finetune import tagging
 from lert.finetune import tasks
@@ -164,25 +167,25 @@ def model_fn_builder(task, config, bert_config, init_checkpoint, steps):
 
   def model_fn(features, labels, mode, params):
     del labels, params
-    if mode == estimator_utils.ModeKeys.EVAL:
+    if mode == estimators.ModeKeys.EVAL:
       raise ValueError("fine-tuning evaluates through predict (see run())")
     if config.seed is not None:
       tf.set_random_seed(config.seed)
-    is_training = mode == estimator_utils.ModeKeys.TRAIN
-    model = estimator_utils.bert_from_features(bert_config, features, is_training,
-                                               runtime.use_tpu)
+    is_training = mode == estimators.ModeKeys.TRAIN
+    model = estimators.bert_from_features(bert_config, features, is_training,
+                                          runtime.use_tpu)
     loss, predictions = family.head(task, bert_config, model, features,
                                     is_training)
-    scaffold_fn, _ = estimator_utils.init_from_checkpoint(init_checkpoint,
+    scaffold_fn, _ = tf_checkpoints.init_from_checkpoint(init_checkpoint,
                                                          runtime.use_tpu)
     if is_training:
       train_op = optimization.create_optimizer(
           loss, config.learning_rate, steps.updates, steps.warmup, runtime.use_tpu,
           optimizer_name=runtime.optimizer, grad_accum_steps=runtime.grad_accum_steps,
           use_amp=runtime.use_amp)
-      return estimator_utils.ModelSpec(
+      return estimators.ModelSpec(
           mode=mode, loss=loss, train_op=train_op, scaffold_fn=scaffold_fn)
-    return estimator_utils.ModelSpec(
+    return estimators.ModelSpec(
         mode=mode, predictions=predictions, scaffold_fn=scaffold_fn)
 
   return model_fn
@@ -190,7 +193,7 @@ def model_fn_builder(task, config, bert_config, init_checkpoint, steps):
 
 def build_estimator(task, config, bert_config, init_checkpoint, steps):
   """The estimator of a run (model_fn_builder's arguments)."""
-  return estimator_utils.make_estimator(
+  return estimators.make_estimator(
       model_fn_builder(task, config, bert_config, init_checkpoint, steps),
       config.output_dir, config.runtime,
       train_batch_size=config.train_batch_size,
@@ -205,7 +208,7 @@ def build_estimator(task, config, bert_config, init_checkpoint, steps):
 def _write_results(path, metrics, extra=None):
   lines = dict(metrics)
   lines.update(extra or {})
-  estimator_utils.write_results(path, lines)
+  summaries.write_results(path, lines)
 
 
 class BestCheckpointKeeper(object):
@@ -317,7 +320,7 @@ class _SplitData(object):
     elif config.runtime.use_tpu:
       records = _pad_records(records, config.predict_batch_size)
     self.path = os.path.join(config.output_dir, "%s.tf_record" % split)
-    self.num_records = estimator_utils.write_examples(self.path, records)
+    self.num_records = input_pipeline.write_examples(self.path, records)
     self.spec = family.feature_spec(task, config.input_settings(), is_training)
 
 
@@ -363,7 +366,7 @@ def training_steps(config, train):
 
 def _predict(estimator, data, config, checkpoint_path):
   """Runs the model over a split: {unique_id: prediction dict}."""
-  input_fn = estimator_utils.tfrecord_input_fn_builder(
+  input_fn = input_pipeline.tfrecord_input_fn_builder(
       [data.path], data.spec, is_training=False,
       drop_remainder=config.runtime.use_tpu)
   outputs = {}
@@ -429,10 +432,10 @@ def train_and_evaluate(task, estimator, splits, steps, config, keeper):
   tf.logging.info("***** Training %s: %d features, batch %d, %d updates "
                   "(%d warm-up) *****", task.name, train.num_records,
                   config.train_batch_size, steps.updates, steps.warmup)
-  input_fn = estimator_utils.tfrecord_input_fn_builder(
+  input_fn = input_pipeline.tfrecord_input_fn_builder(
       [train.path], train.spec, is_training=True, drop_remainder=True,
       seed=config.seed)
-  hook = estimator_utils.ExamplesPerSecondHook(
+  hook = summaries.ExamplesPerSecondHook(
       config.train_batch_size, runtime.log_step_count_steps, log=False)
   seconds = 0.0
   metrics = None
@@ -488,7 +491,7 @@ def run(task, config):
   modeling.check_config(bert_config, config.bert_config_file,
                         vocab_size=len(tokenizer.vocab))
   tf.gfile.MakeDirs(config.output_dir)
-  init_checkpoint = estimator_utils.resolve_checkpoint(config.init_checkpoint)
+  init_checkpoint = tf_checkpoints.resolve_checkpoint(config.init_checkpoint)
   splits = read_splits(task, config, tokenizer)
   steps = training_steps(config, splits.train)
   estimator = build_estimator(task, config, bert_config, init_checkpoint, steps)

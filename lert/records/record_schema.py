@@ -9,8 +9,9 @@ entry of the pretraining sidecar (`sidecar_entry`) and the generator's record
 encoder (record_codec.ExampleEncoder takes the RecordType: field order, lengths
 and dtypes are the declaration's), so that the pretraining data's writer and
 reader cannot drift apart. Fine-tuning records are checked against their
-declaration's field names (`make_record`); their writer
-(engine.estimator_utils.make_example) chooses each list's dtype by itself.
+declaration's field names (`make_record`), and their writer
+(engine.input_pipeline.make_example) takes each field's dtype from the
+declaration too.
 
 Sharded files are named `<stem>-SSSSS-of-NNNNN<suffix>` (`shard_name`,
 `parse_shard_name`): the generator's TFRecord shards
