@@ -21,7 +21,6 @@ used as `init_checkpoint`.
 import argparse
 import collections
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -180,11 +179,11 @@ def convert(hf_dir, output_dir, checkpoint_name=CHECKPOINT_NAME):
   if not os.path.isdir(output_dir):
     os.makedirs(output_dir)
   prefix = write_tf_checkpoint(variables, os.path.join(output_dir, checkpoint_name))
-  with open(os.path.join(output_dir, "lert_config.json"), "w") as writer:
-    writer.write(bert_config.to_json_string())
+  fileio.write_atomically(os.path.join(output_dir, "lert_config.json"),
+                          bert_config.to_json_string().encode("utf-8"))
   vocab_out = os.path.join(output_dir, "vocab.txt")
   if os.path.abspath(vocab_out) != os.path.abspath(vocab_path):
-    shutil.copyfile(vocab_path, vocab_out)
+    fileio.write_atomically(vocab_out, fileio.read_bytes(vocab_path))
 
   converted = [(source_names.get(name, name), name) for name in sorted(variables)]
   tasks = [task for task in linguistics.TASKS if "%s.weight" % task in heads]

@@ -24,11 +24,11 @@ step and Google's NSP head are left out and reported.
 import argparse
 import collections
 import os
-import shutil
 import sys
 
 from lert.checkpoints import checkpoint_names
 from lert import errors
+from lert import fileio
 from lert.checkpoints import formats
 from lert.checkpoints import inventory
 from lert import linguistics
@@ -175,7 +175,7 @@ def convert(checkpoint, output_dir, config_file=None, vocab_file=None,
                      special_tokens)
   vocab_out = os.path.join(output_dir, "vocab.txt")
   if os.path.abspath(vocab_file) != os.path.abspath(vocab_out):
-    shutil.copyfile(vocab_file, vocab_out)
+    fileio.write_atomically(vocab_out, fileio.read_bytes(vocab_file))
 
   converted = []
   for name in sorted(tf_vars):

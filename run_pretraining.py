@@ -402,8 +402,7 @@ def evaluate(estimator, config, data, off_tasks):
   output_eval_file = os.path.join(config.output_dir, "eval_results.txt")
   summaries.write_results(output_eval_file, result)
   if config.eval_all_checkpoints:
-    with tf.gfile.GFile(os.path.join(config.output_dir, "eval_history.jsonl"),
-                        "w") as writer:
+    with fileio.atomic_text(os.path.join(config.output_dir, "eval_history.jsonl")) as writer:
       for entry in history:
         writer.write(json.dumps(entry, sort_keys=True) + "\n")
   tf.logging.info("***** Eval results (%s) *****", output_eval_file)
@@ -421,6 +420,8 @@ def run(config):
   bert_config = check_config(config)
   tf.gfile.MakeDirs(config.output_dir)
   init_checkpoint = resolve_init_checkpoint(config)
+  tf_checkpoints.check_model_fits(bert_config, config.bert_config_file, config.output_dir,
+                                  init_checkpoint, with_heads=True)
   data = read_inputs(config, bert_config)
   active_tasks, off_tasks = list(linguistics.TASKS), {}
   if config.do_train or config.do_eval:
@@ -461,7 +462,7 @@ def run_predict(estimator, config, tokenizer, instances, heads):
   output_file = config.predict_output_file or os.path.join(config.output_dir,
                                                            "predictions.jsonl")
   written = 0
-  with tf.gfile.GFile(output_file, "w") as writer:
+  with fileio.atomic_text(output_file) as writer:
     for instance, result in zip(instances, estimator.predict(
         input_fn=input_fn, yield_single_examples=True)):
       record = prediction.format_prediction(instance, result, tokenizer)

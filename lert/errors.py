@@ -8,8 +8,18 @@ traceback.
 
 `UserError` derives from `ValueError`, so callers that catch `ValueError` (and
 tests written against it) keep working.
+
+A full disk (or quota) is the user's to fix too, wherever it happens: a Python
+OSError or a TensorFlow error ("<path>; No space left on device", from a
+checkpoint, graph or summary write) ends the run with one line naming the file
+and how to continue, and the temporary file TensorFlow was writing is removed
+(the files under their final names are whole: every write is atomic).
 """
 
+import errno
+import os
+import re
+import shutil
 import sys
 
 # Exit status of a run stopped by a user error (absl's own flag errors use 1).
@@ -25,6 +35,54 @@ def report(message):
   text = " ".join(str(message).split("\n"))
   sys.stderr.write("error: %s\n" % text)
   sys.stderr.flush()
+
+
+_NO_SPACE_REASONS = ("No space left on device", "Disk quota exceeded")
+# TensorFlow's temporaries: "<file>.tmp<32 hex>" (atomic file writes) and
+# "<checkpoint prefix>_temp/..." (a checkpoint being saved).
+_TF_TEMP_FILE = re.compile(r"^(.*)\.tmp[0-9a-f]{32}$")
+_TF_TEMP_DIR = re.compile(r"^(.*)_temp/")
+
+
+def out_of_space(exception):
+  """(path, reason) when `exception` is a full disk or exceeded quota, else None."""
+  if isinstance(exception, EnvironmentError) and exception.errno in (errno.ENOSPC,
+                                                                     errno.EDQUOT):
+    return exception.filename or "?", os.strerror(exception.errno)
+  text = str(exception)
+  for reason in _NO_SPACE_REASONS:
+    found = re.search(r"(\S+); %s" % reason, text)
+    if found:
+      return found.group(1), reason
+  return None
+
+
+def _final_name(path):
+  """The file (or checkpoint) a temporary `path` was written for; removes the
+  temporary (TensorFlow leaves it behind when a write fails)."""
+  for pattern, is_dir in ((_TF_TEMP_DIR, True), (_TF_TEMP_FILE, False)):
+    found = pattern.match(path)
+    if found:
+      temporary = found.group(1) + "_temp" if is_dir else path
+      if "://" not in temporary:  # remote file systems keep no local leftovers
+        if is_dir:
+          shutil.rmtree(temporary, ignore_errors=True)
+        elif os.path.isfile(temporary):
+          os.remove(temporary)
+      return found.group(1)
+  return path
+
+
+def report_out_of_space(exception):
+  """Reports a full disk as one error line; False for any other exception."""
+  full = out_of_space(exception)
+  if full is None:
+    return False
+  path, reason = full
+  report("out of space writing %s (%s): free space and run the same command again; "
+         "what was finished (checkpoints, shards, files) is kept and the run continues "
+         "from it" % (_final_name(path), reason))
+  return True
 
 
 def _parse_flags(argv):
@@ -47,6 +105,10 @@ def run_main(main, argv=None):
     except UserError as e:
       report(e)
       sys.exit(USER_ERROR_EXIT)
+    except Exception as e:  # pylint: disable=broad-except
+      if report_out_of_space(e):
+        sys.exit(USER_ERROR_EXIT)
+      raise
 
   app.run(guarded, argv=argv, flags_parser=_parse_flags)
 
@@ -58,3 +120,7 @@ def call_main(main, argv=None):
   except UserError as e:
     report(e)
     return USER_ERROR_EXIT
+  except Exception as e:  # pylint: disable=broad-except
+    if report_out_of_space(e):
+      return USER_ERROR_EXIT
+    raise

@@ -16,6 +16,7 @@ never a torn file. Bad files and flags raise errors.UserError naming them.
 
 import collections
 import contextlib
+import io
 import glob as local_glob
 import hashlib
 import json
@@ -126,21 +127,41 @@ def absolute(path):
 
 def write_atomically(path, data):
   """Writes bytes (or an iterable of bytes) to `path` via a temporary file and
-  a rename, so that `path` either does not exist or is complete."""
+  a rename, so that `path` either does not exist or is complete.
+
+  A failed write (a full disk) removes the temporary file and raises the
+  OSError with `path` as its filename.
+  """
   tmp = temporary_name(path)
-  with open_file(tmp, "wb") as handle:
-    if isinstance(data, bytes):
-      handle.write(data)
-    else:
-      for chunk in data:
-        handle.write(chunk)
-    if not is_remote(path):
-      handle.flush()
-      os.fsync(handle.fileno())
+  try:
+    with open_file(tmp, "wb") as handle:
+      if isinstance(data, bytes):
+        handle.write(data)
+      else:
+        for chunk in data:
+          handle.write(chunk)
+      if not is_remote(path):
+        handle.flush()
+        os.fsync(handle.fileno())
+  except OSError as e:
+    try:
+      remove(tmp)
+    except OSError:
+      pass  # never created, or the file system is gone: nothing to leave behind
+    raise OSError(e.errno, e.strerror or str(e), path)
   if is_remote(path):
     _gfile("rename", tmp, path, overwrite=True)
   else:
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_text(path):
+  """A text buffer whose contents appear at `path` (UTF-8) when the block ends
+  without an error, and not at all otherwise (write_atomically)."""
+  buffer = io.StringIO()
+  yield buffer
+  write_atomically(path, buffer.getvalue().encode("utf-8"))
 
 
 def temporary_name(path):

@@ -16,6 +16,15 @@ import time
 import nbclient
 import nbformat
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lert import errors  # noqa: E402
+from lert import fileio  # noqa: E402
+
+
+def write_notebook(notebook, path):
+  """The executed copy, whole or not at all."""
+  fileio.write_atomically(path, nbformat.writes(notebook).encode("utf-8"))
+
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -31,11 +40,11 @@ def main(argv=None):
   try:
     client.execute()
   except nbclient.exceptions.CellExecutionError as error:
-    nbformat.write(notebook, args.output)
+    write_notebook(notebook, args.output)
     sys.stderr.write("error: %s: a cell failed (executed copy in %s):\n%s\n" % (
         args.notebook, args.output, error))
     return 1
-  nbformat.write(notebook, args.output)
+  write_notebook(notebook, args.output)
   cells = sum(1 for cell in notebook.cells if cell.cell_type == "code")
   print("notebook: %s ran %d code cells in %.0f s; executed copy in %s" % (
       args.notebook, cells, time.time() - started, args.output))
@@ -43,4 +52,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(errors.call_main(main))

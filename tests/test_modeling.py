@@ -589,5 +589,5 @@ def test_dropout_rate_and_scale_on_both_halves_of_each_random_word():
   np.testing.assert_allclose(values.reshape(-1)[~dropped], scale, rtol=1e-6)
   np.testing.assert_allclose(grad, values, rtol=1e-6)
   assert modeling.dropout(inputs, 0.0) is inputs
-  with pytest.raises(ValueError):
+  with pytest.raises(ValueError, match=r"dropout probability must be in \[0, 1\), got 1.0"):
     modeling.dropout(inputs, 1.0)

@@ -353,7 +353,7 @@ def test_bert_compatible_signatures():
     train_op = optimization.create_optimizer(tf.reduce_sum(w * w), 1e-4, 100,
                                              10, False)
     assert isinstance(train_op, tf.Operation)
-  with pytest.raises(ValueError):
+  with pytest.raises(ValueError, match="Unknown optimizer 'sgd'; expected one of adamw, lamb"):
     optimization.get_optimizer("sgd", 0.1)
 
 
@@ -467,10 +467,10 @@ def test_amp_accumulation_skips_a_window_with_a_bad_micro_batch(amp_cleanup):
 def test_invalid_arguments():
   with tf.Graph().as_default():
     w = tf.get_variable("w", initializer=tf.ones([2]))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="grad_accum_steps must be >= 1, got 0"):
       optimization.create_optimizer(tf.reduce_sum(w), 0.1, 10, 1, False,
                                     grad_accum_steps=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="num_train_steps must be positive, got 0"):
       optimization.learning_rate_schedule(0.1, tf.constant(0), 0, 0)
 
 

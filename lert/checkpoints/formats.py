@@ -16,11 +16,13 @@ import safetensors
 import safetensors.numpy
 
 from lert import errors
+from lert import fileio
 
 
 def write_json(path, data):
-  with open(path, "w", encoding="utf-8") as writer:
-    writer.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+  """Writes `data` as indented UTF-8 JSON, atomically (whole or not at all)."""
+  fileio.write_atomically(path, (json.dumps(data, indent=2, ensure_ascii=False) +
+                                 "\n").encode("utf-8"))
 
 
 def save_safetensors(path, tensors, metadata=None):
@@ -30,9 +32,9 @@ def save_safetensors(path, tensors, metadata=None):
   without it.
   """
   metadata = {"format": "pt"} if metadata is None else metadata
-  safetensors.numpy.save_file(
-      {name: np.asarray(value, order="C") for name, value in tensors.items()}, path,
-      metadata=metadata)
+  fileio.write_atomically(path, safetensors.numpy.save(
+      {name: np.asarray(value, order="C") for name, value in tensors.items()},
+      metadata=metadata))
 
 
 def _numpy_dtype(name, path, tensor):

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from lert.checkpoints import checkpoint_names
+from lert.checkpoints import inventory
 from lert import errors
 import modeling
 
@@ -48,6 +49,45 @@ def checkpoint_shapes(prefix):
   """OrderedDict name -> shape (list) of a checkpoint's variables."""
   return collections.OrderedDict(
       (name, list(shape)) for name, shape in tf.train.list_variables(prefix))
+
+
+def _first_shape_difference(checkpoint, expected_shapes):
+  """(name, shape in `checkpoint`, expected shape, how many differ), or None."""
+  stored = checkpoint_shapes(checkpoint)
+  differing = [(name, stored[name], list(shape)) for name, shape in expected_shapes.items()
+               if name in stored and stored[name] != list(shape)]
+  return differing[0] + (len(differing),) if differing else None
+
+
+def check_model_fits(bert_config, config_file, output_dir, init_checkpoint,
+                     with_heads):
+  """Refuses, before any graph runs, a checkpoint the model cannot restore.
+
+  A run resumes from `output_dir`'s latest checkpoint, else warm-starts from
+  `init_checkpoint` (a resolved prefix or None): a variable the model has
+  (its encoder, and with `with_heads` the pretraining heads) with another
+  shape there is one UserError naming the checkpoint, the variable and both
+  shapes, instead of TensorFlow's restore error deep in a session.
+  """
+  resume = tf.train.latest_checkpoint(output_dir)
+  checkpoint = resume or init_checkpoint
+  if not checkpoint:
+    return
+  difference = _first_shape_difference(
+      checkpoint, inventory.model_variable_shapes(bert_config, with_heads=with_heads))
+  if difference is None:
+    return
+  name, theirs, ours, count = difference
+  more = " (%d variables differ in all)" % count if count > 1 else ""
+  if resume:
+    raise errors.UserError(
+        "--output_dir %s holds a checkpoint of another model (%s): %s has shape %s "
+        "there and %s in the model of %s%s; use another --output_dir, or the config "
+        "that checkpoint was trained with" % (output_dir, resume, name, theirs, ours,
+                                             config_file, more))
+  raise errors.UserError(
+      "--init_checkpoint %s does not fit the model of %s: %s has shape %s there and "
+      "%s in this model%s" % (init_checkpoint, config_file, name, theirs, ours, more))
 
 
 def read_checkpoint(prefix):

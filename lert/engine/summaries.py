@@ -13,6 +13,8 @@ import time
 import tensorflow as _tf_root
 import tensorflow.compat.v1 as tf
 
+from lert import fileio
+
 # tf.compat.v2 is reachable from the root module in TF 1.15 and TF 2.x alike.
 _summary_v2 = _tf_root.compat.v2.summary
 
@@ -106,7 +108,7 @@ def read_scalar_summaries(directory):
 
 def write_results(path, results, header=None):
   """Writes `key = value` lines (sorted), as BERT's eval_results.txt."""
-  with tf.gfile.GFile(path, "w") as writer:
+  with fileio.atomic_text(path) as writer:
     if header:
       writer.write(header.rstrip("\n") + "\n")
     for key in sorted(results):

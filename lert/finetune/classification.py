@@ -15,6 +15,7 @@ import os
 import tensorflow.compat.v1 as tf
 
 from lert import errors
+from lert import fileio
 from lert.finetune import common
 from lert.records import record_schema
 import modeling
@@ -288,7 +289,7 @@ class ClassificationFamily(object):
     del settings
     probs = [outputs[f["unique_id"][0]]["probabilities"] for f in features]
     predicted = [int(max(range(len(p)), key=lambda i: p[i])) for p in probs]
-    with tf.gfile.GFile(os.path.join(out_dir, "predictions.tsv"), "w") as f:
+    with fileio.atomic_text(os.path.join(out_dir, "predictions.tsv")) as f:
       f.write("id\tlabel\tprobability\n")
       for ex, pred, p in zip(examples, predicted, probs):
         f.write("%s\t%s\t%.6f\n" % (ex.guid, task.labels[pred], p[pred]))

@@ -21,6 +21,7 @@ import tensorflow.compat.v1 as tf
 
 import lert
 from lert import errors
+from lert import fileio
 from lert import settings
 from lert.checkpoints import tf_checkpoints
 from lert.engine import estimators
@@ -346,8 +347,7 @@ def read_splits(task, config, tokenizer):
       predict_data = eval_data
     else:
       predict_data = _SplitData(task, config, tokenizer, split, False, report)
-  with tf.gfile.GFile(os.path.join(config.output_dir, "data_report.json"),
-                      "w") as f:
+  with fileio.atomic_text(os.path.join(config.output_dir, "data_report.json")) as f:
     f.write(json.dumps(report, indent=2) + "\n")
   return Splits(train, eval_data, predict_data)
 
@@ -492,6 +492,8 @@ def run(task, config):
                         vocab_size=len(tokenizer.vocab))
   tf.gfile.MakeDirs(config.output_dir)
   init_checkpoint = tf_checkpoints.resolve_checkpoint(config.init_checkpoint)
+  tf_checkpoints.check_model_fits(bert_config, config.bert_config_file, config.output_dir,
+                                  init_checkpoint, with_heads=False)
   splits = read_splits(task, config, tokenizer)
   steps = training_steps(config, splits.train)
   estimator = build_estimator(task, config, bert_config, init_checkpoint, steps)

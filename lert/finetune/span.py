@@ -356,7 +356,7 @@ class SpanFamily(object):
         settings.max_answer_length)
     for name, obj in (("predictions.json", predictions),
                       ("nbest_predictions.json", nbest)):
-      with tf.gfile.GFile(os.path.join(out_dir, name), "w") as f:
+      with fileio.atomic_text(os.path.join(out_dir, name)) as f:
         f.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
     if not common.labels_present(examples, lambda ex: ex.answers):
       return None

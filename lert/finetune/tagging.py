@@ -14,6 +14,7 @@ import os
 import tensorflow.compat.v1 as tf
 
 from lert import errors
+from lert import fileio
 from lert import settings
 from lert.finetune import common
 from lert.records import record_schema
@@ -383,7 +384,7 @@ class TaggingFamily(object):
     del settings
     results = dict((uid, list(o["tag_ids"])) for uid, o in outputs.items())
     tags = assemble_tag_predictions(examples, features, results, task.labels)
-    with tf.gfile.GFile(os.path.join(out_dir, "predictions.txt"), "w") as f:
+    with fileio.atomic_text(os.path.join(out_dir, "predictions.txt")) as f:
       f.write(format_char_tag_file(examples, tags))
     if not common.labels_present(examples, lambda ex: ex.labels is not None):
       return None
