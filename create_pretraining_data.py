@@ -66,7 +66,7 @@ from lert.generator import progress
 from lert.generator import shard_jobs
 # Also the names that tests and other scripts use from this command.
 from lert.generator.options import (  # noqa: F401
-    STAGES, Options, define_flags, options_from_flags, validate_options)
+    Options, define_flags, options_from_flags, validate_options)
 
 
 def _log_throughput(label, jobs, results, elapsed):
@@ -139,10 +139,7 @@ def run(options):
           len(manifest["shards"]), options.host_index, options.num_hosts),
       owned - len(jobs), len(jobs), options.num_workers))
   worker_config = shard_jobs.WorkerConfig.of_run(options, manifest)
-  try:
-    results = job_runner.execute_jobs(jobs, worker_config, options.num_workers, label)
-  except OSError as e:
-    raise errors.UserError(str(e))
+  results = job_runner.execute_jobs(jobs, worker_config, options.num_workers, label)
   _log_throughput(label, jobs, results, time.time() - started)
   if options.stage == "annotate":
     return None

@@ -9,9 +9,10 @@ Every measurement is a fresh process, as a generator worker is: it imports
 what its writer needs, builds the same masked instances (fixed seed), then
 serializes and frames them into a TFRecord file. The writers:
 
-  ours        record_writer: the generator's Example encoder, crc32c framing
+  ours        lert/records/record_codec.py: the generator's Example encoder,
+              crc32c framing
   protobuf    the `protobuf` package's Example (declared here, no TensorFlow),
-              framed by record_writer (crc32c)
+              framed by record_codec (crc32c)
   tensorflow  tf.train.Example and tf.io.TFRecordWriter
 
 The writers run in turn, `--rounds` times (the machine may be shared: compare

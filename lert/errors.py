@@ -1,9 +1,9 @@
 """One error path for every script: a user error is one `error: ...` line.
 
 A user error is bad input that the user can fix: a flag, a file, a config, a
-line of data. Library code raises `UserError` (or a subclass) with a message
-that names the flag, file, line or feature; `run_main` turns it into a single
-line on stderr and exit status 2. Any other exception is a bug and keeps its
+line of data. Library code raises `UserError` with a message that names the
+flag, file, line or feature; `run_main` turns it into a single line on stderr
+and exit status 2. Any other exception is a bug and keeps its
 traceback.
 
 `UserError` derives from `ValueError`, so callers that catch `ValueError` (and
@@ -22,7 +22,7 @@ import re
 import shutil
 import sys
 
-# Exit status of a run stopped by a user error (absl's own flag errors use 1).
+# Exit status of a run stopped by a user error, a bad flag included (_parse_flags).
 USER_ERROR_EXIT = 2
 
 

@@ -124,10 +124,6 @@ class TagMapper(object):
     self.counts["ner"][(entity_type, target or "O")] += 1
     return target
 
-  def merge(self, other_counts):
-    for task in TASKS:
-      self.counts[task].update(other_counts.get(task, {}))
-
   def report(self):
     """JSON-friendly {task: {"SRC->DST": count}}."""
     return {task: {"%s->%s" % pair: n for pair, n in sorted(counter.items())}

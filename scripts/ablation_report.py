@@ -10,7 +10,6 @@ split), and each pretraining's accuracies per head on its own training records
 they describe each run, they do not rank them). Writes <output_dir>/summary.json.
 """
 
-import argparse
 import io
 import json
 import os
@@ -19,6 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lert import errors  # noqa: E402
+from lert import settings  # noqa: E402
 from repeat_seeds import max_avg, read_results  # noqa: E402
 
 INITS = (("random", "random initialisation"), ("mlm", "MLM only"),
@@ -68,7 +68,7 @@ def table(scores, pretraining, seeds):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = settings.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--output_dir", required=True)
   parser.add_argument("--seeds", required=True)
   parser.add_argument("--seconds", type=int, required=True)

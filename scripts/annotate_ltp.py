@@ -17,7 +17,6 @@ output are those of `--annotator=ltp` on the corpus. Each sentence is one line
 written under a temporary name and renamed when complete.
 """
 
-import argparse
 import os
 import sys
 
@@ -25,23 +24,25 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from lert.generator import annotation_cache  # noqa: E402
+from lert.generator import annotation_types  # noqa: E402
 from lert.generator import annotators  # noqa: E402
 from lert.generator import corpus_reader  # noqa: E402
 from lert import errors  # noqa: E402
+from lert import settings  # noqa: E402
 from lert import fileio  # noqa: E402
-from lert.generator import data_stats  # noqa: E402
+from lert.generator import counters  # noqa: E402
 from lert.generator import preannotated  # noqa: E402
 
 RAW_FORMATS = ("sentence_per_line", "doc_per_line", "wikiextractor")
 
 
 def parse_args(argv):
-  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser = settings.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--input_file", required=True,
                       help="raw corpus files, comma-separated globs")
   parser.add_argument("--output_file", required=True, help="the JSON lines to write")
   parser.add_argument("--input_format", default="sentence_per_line", choices=RAW_FORMATS)
-  parser.add_argument("--sentence_splitter", default="auto", choices=annotators.SPLITTERS,
+  parser.add_argument("--sentence_splitter", default="auto", choices=annotation_types.SPLITTERS,
                       help="for doc_per_line and wikiextractor")
   parser.add_argument("--ltp_model", required=True,
                       help="a local LTP 4 model directory or a hub name (LTP/small)")
@@ -62,7 +63,7 @@ def document_lines(record):
     for length in lengths:
       words.append(text[offset:offset + length])
       offset += length
-    lines.append(preannotated.ltp_json_line(annotators.SentenceAnnotation(
+    lines.append(preannotated.ltp_json_line(annotation_types.SentenceAnnotation(
         words, pos, [tuple(entity) for entity in entities], dep, heads)))
   return lines
 
@@ -86,7 +87,7 @@ def annotate(args):
   def chunks():
     for file_index, start, end, first_line in plan:
       path = files[file_index]
-      stats = data_stats.annotation_statistics()
+      stats = counters.annotation_statistics()
       lines = corpus_reader.read_shard_lines(path, start, end, first_line, stats)
       documents = corpus_reader.iter_documents(lines, args.input_format, splitter,
                                                stats, path)
@@ -94,7 +95,7 @@ def annotate(args):
                                                         stats):
         yield ("\n".join(document_lines(record)) + "\n\n").encode("utf-8")
       stats.add_tables(annotator.take_statistics())
-      data_stats.add_counts(total, stats.to_dict())
+      counters.add_counts(total, stats.to_dict())
   fileio.write_atomically(args.output_file, chunks())
   return total
 

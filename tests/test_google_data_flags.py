@@ -56,7 +56,7 @@ def test_googles_command_line_makes_data_run_pretraining_accepts(tmp_path):
   verified = pretraining_data.verify_dataset(outputs)
   assert verified.labelled_tasks == ["pos", "ner"]  # jieba: no parser
   assert sorted(verified.sidecars) == [path + ".json" for path in outputs]
-  sidecar = pretraining_data.load_sidecar(outputs)
+  sidecar = verified.sidecar
   pretraining_data.check_sidecar(sidecar, 128, 20)
   assert sidecar["data_set"]["files"] == ["x.tfrecord", "y.tfrecord"]
   assert sidecar["dupe_factor"] == 5 and sidecar["random_seed"] == 12345

@@ -13,6 +13,7 @@ import create_pretraining_data as cpd
 from lert import errors
 from lert.generator import progress
 from lert.pretrain import pretraining_data
+from lert.records import record_schema
 import test_create_pretraining_data as generator_tests
 from conftest import REPO_ROOT
 
@@ -40,7 +41,7 @@ def data_files(directory):
   """{relative path: bytes} of the shards, the cache and the sidecar (the
   progress files hold timings, so they differ)."""
   found = {}
-  for pattern in ("*.tfrecord", pretraining_data.DIRECTORY_SIDECAR,
+  for pattern in ("*.tfrecord", record_schema.DIRECTORY_SIDECAR,
                   os.path.join(".annotations", "*.jsonl"),
                   os.path.join(".annotations", "manifest.json")):
     for path in glob.glob(os.path.join(directory, pattern)):
@@ -65,7 +66,7 @@ def test_two_hosts_as_two_processes_make_the_bytes_of_one(corpus, one_host, tmp_
     assert host.returncode == 0, stderr.decode("utf-8")[-2000:]
     assert b"run --stage=finalize once" in stderr
   # No host alone wrote the sidecar.
-  assert not os.path.exists(os.path.join(output_dir, pretraining_data.DIRECTORY_SIDECAR))
+  assert not os.path.exists(os.path.join(output_dir, record_schema.DIRECTORY_SIDECAR))
   done = subprocess.run([sys.executable, SCRIPT, "--stage=finalize"] +
                         flags_of(corpus, output_dir), stderr=subprocess.PIPE)
   assert done.returncode == 0, done.stderr.decode("utf-8")[-2000:]

@@ -16,12 +16,14 @@ for _path in (REPO_ROOT, TESTS_DIR, os.path.join(REPO_ROOT, "scripts")):
   if _path not in sys.path:
     sys.path.insert(0, _path)
 
+from lert.generator import annotation_cache  # noqa: E402
+from lert.generator import annotation_types  # noqa: E402
 from lert.generator import annotators  # noqa: E402
 import require_installed  # noqa: E402
 from lert.generator import corpus_reader  # noqa: E402
 import create_pretraining_data as cpd  # noqa: E402
 from lert import errors  # noqa: E402
-from lert.generator import data_stats  # noqa: E402
+from lert.generator import counters  # noqa: E402
 from lert.generator import instance_builder  # noqa: E402
 from lert import linguistics  # noqa: E402
 from lert.generator import preannotated  # noqa: E402
@@ -58,7 +60,7 @@ def write(path, lines):
 
 def read_documents(path, input_format):
   """corpus_reader's documents of a whole file, and the statistics."""
-  stats = data_stats.annotation_statistics()
+  stats = counters.annotation_statistics()
   size = os.path.getsize(path)
   lines = corpus_reader.read_shard_lines(path, 0, size, 1, stats, clean=False)
   return list(corpus_reader.iter_documents(lines, input_format, None, stats, path)), stats
@@ -158,7 +160,7 @@ def test_people_daily_shards_end_at_articles_only(tmp_path):
   assert [first for _, _, _, first in shards] == [1, 4, 7, 10, 13, 16]
   documents = []
   for _, start, end, first in shards:
-    stats = data_stats.annotation_statistics()
+    stats = counters.annotation_statistics()
     shard_lines = corpus_reader.read_shard_lines(path, start, end, first, stats, clean=False)
     documents.extend(corpus_reader.iter_documents(shard_lines, "people_daily", None,
                                                   stats, path))
@@ -220,7 +222,7 @@ def test_people_daily_end_to_end_and_jieba_on_the_same_text(tmp_path):
 # --- LTP JSON lines ---------------------------------------------------------------
 
 
-LTP_SENTENCE = annotators.SentenceAnnotation(
+LTP_SENTENCE = annotation_types.SentenceAnnotation(
     words=[u"哈工大", u"位于", u"冰城", u"哈尔滨", u"。"],
     pos=["ni", "v", "g", "ns", "x"],
     entities=[("Ni", 0, 0), ("Ns", 3, 3)],
@@ -260,8 +262,9 @@ def test_ltp_jsonl_end_to_end_dep_and_mapped_tags(tmp_path):
                                     [["Ni", 0, 0], ["Ns", 3, 3]], LTP_SENTENCE.dep,
                                     LTP_SENTENCE.heads]
   tokenizer = tokenization.FullTokenizer(VOCAB_FILE, True)
-  segment = instance_builder.tokenize_sentence(record["sentences"][0], tokenizer,
-                                               linguistics.TagMapper(), {"pos", "ner", "dep"})
+  segment = instance_builder.tokenize_sentence(
+      annotation_cache.decode_sentence(record["sentences"][0]), tokenizer,
+      linguistics.TagMapper(), {"pos", "ner", "dep"})
   dep = linguistics.LABEL_TO_ID["dep"]
   assert segment.dep == ([dep["SBV"]] * 3 + [dep["HED"]] * 2 + [dep["ADV"]] * 2 +
                          [dep["VOB"]] * 3 + [dep["WP"]])

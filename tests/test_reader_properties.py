@@ -14,8 +14,10 @@ import tempfile
 
 from hypothesis import given, settings, strategies as st
 
+from lert.generator import annotation_cache
 from lert.generator import annotators
 from lert.generator import corpus_reader
+from lert.generator import counters
 from lert.generator import data_stats
 from lert.generator import instance_builder
 from lert import linguistics
@@ -36,7 +38,7 @@ def read(data, input_format):
     path = os.path.join(directory, "input.txt")
     with open(path, "wb") as handle:
       handle.write(data)
-    stats = data_stats.annotation_statistics()
+    stats = counters.annotation_statistics()
     try:
       corpus_reader.check_input_files([path])
       lines = corpus_reader.read_shard_lines(path, 0, len(data), 1, stats)
@@ -81,7 +83,8 @@ def check_nothing_lost(data, input_format):
   for sentence in sentences:
     build = data_stats.BuildStatistics(4, ())
     record = [sentence, [len(sentence)], ["n"], []]  # the sentence as one word
-    instance_builder.tokenize_sentence(record, TOKENIZER, linguistics.TagMapper(),
+    instance_builder.tokenize_sentence(annotation_cache.decode_sentence(record), TOKENIZER,
+                                       linguistics.TagMapper(),
                                        {"pos", "ner"}, build)
     assert build.counts["chars_without_token"] == len(uncovered(sentence))
 

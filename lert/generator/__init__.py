@@ -8,7 +8,10 @@ groups them into documents (`preannotated` parses and groups the formats that
 carry their own annotation), `annotators` label them (jieba, LTP, the input's
 own), `annotation_cache` stores them as JSON lines. Then it builds:
 `instance_builder` tokenizes, labels, cuts and masks instances, which
-lert.records encodes into a TFRecord shard. `data_stats` counts and writes
-the sidecar `lert_data.json`; `output_merge` fills Google's --output_file
-files; `progress` keeps the work directories (done markers, leftovers, log).
+lert.records encodes into a TFRecord shard. Each stage counts into
+`counters` (declared counters, a shard's statistics); `data_stats` sums them
+and writes the sidecar `lert_data.json`; `output_merge` fills Google's
+--output_file files; `progress` keeps the work directories (done markers,
+leftovers, log). `annotation_types` (input formats, splitters, a sentence's
+annotation) is what the stages pass each other; it imports none of them.
 """

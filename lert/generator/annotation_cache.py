@@ -9,16 +9,23 @@ into the annotator's words; pos and dep hold one tag per word, entities are
 sets); mapping into LERT's inventories happens when instances are built, where
 it is counted. dep and heads are there only when the annotator labels DEP.
 
-When a shard is written, its integrity record (lines, bytes, sha256) goes into
-its `.progress/` file; the build stage reads a shard only through
-`read_cache_shard`, which refuses one that was cut, emptied or changed since.
+`sentence_record` writes a sentence's list and `decode_document` reads a
+line back (a line that is not one is a UserError naming file:line); nothing
+else knows the format. When a shard is written, its integrity record (lines,
+bytes, sha256) goes into its `.progress/` file; the build stage reads a shard
+only through `read_cache_shard`, which refuses one that was cut, emptied or
+changed since.
 """
 
+import collections
 import hashlib
 import json
 
 from lert import errors
 from lert import fileio
+from lert.generator import annotation_types
+from lert.generator import annotators
+from lert.generator import counters
 
 CACHE_FORMAT = "lert-annotation-cache/2"
 # Sentences are annotated in groups of this many (LTP batches within a group).
@@ -47,7 +54,8 @@ def _check_annotation(text, annotation, labelled_tasks):
   return None
 
 
-def sentence_record(text, annotation, labelled_tasks):
+def sentence_record(text, annotation: annotation_types.SentenceAnnotation,
+                    labelled_tasks):
   """The cache's list for one annotated sentence (see the module docstring)."""
   record = [text, [len(word) for word in annotation.words], list(annotation.pos),
             [[t, s, e] for t, s, e in annotation.entities]]
@@ -57,7 +65,8 @@ def sentence_record(text, annotation, labelled_tasks):
   return record
 
 
-def annotate_documents(documents, annotator, where, stats, report=None):
+def annotate_documents(documents, annotator: annotators.Annotator, where,
+                       stats: counters.ShardStatistics, report=None):
   """Annotates (first_line, sentences) documents in groups; yields cache records.
 
   A sentence the annotator cannot annotate consistently is dropped, counted and
@@ -112,6 +121,43 @@ def encode_cache_shard(records):
   data = ("\n".join(lines) + "\n" if lines else "").encode("utf-8")
   return data, {"lines": len(lines), "bytes": len(data),
                 "sha256": hashlib.sha256(data).hexdigest()}
+
+
+# One cached sentence, as sentence_record wrote it (dep and heads None when absent).
+CachedSentence = collections.namedtuple(
+    "CachedSentence", ["text", "word_lengths", "pos", "entities", "dep", "heads"])
+
+
+def _sentence_problem(sentence):
+  """Why a decoded value is not a cached sentence, or None (may raise TypeError)."""
+  if not isinstance(sentence, list) or len(sentence) not in (4, 6):
+    return "a sentence is not a list of 4 or 6 fields"
+  text, lengths, pos = sentence[0], sentence[1], sentence[2]
+  if min(lengths or [1]) < 1 or sum(lengths) != len(text):
+    return "the word lengths do not cut the text"
+  if any(len(field) != len(lengths) for field in [pos] + sentence[4:]):
+    return "the tags, relations or heads do not match the words"
+  if any(not 0 <= first <= last < len(lengths) for _, first, last in sentence[3]):
+    return "an entity lies outside the words"
+  return None
+
+
+def decode_sentence(record):
+  """A cached sentence's list (sentence_record's) -> CachedSentence."""
+  return CachedSentence(*(list(record) + [None, None])[:6])
+
+
+def decode_document(raw, path, line_number):
+  """The CachedSentences of one line (bytes) of the cache shard `path`."""
+  try:
+    sentences = json.loads(raw.decode("utf-8"))["sentences"]
+    problem = next(filter(None, map(_sentence_problem, sentences)), None)
+  except (ValueError, KeyError, IndexError, TypeError) as e:
+    problem = "%s: %s" % (type(e).__name__, e)
+  if problem:
+    raise errors.UserError("%s:%d: not an annotation record (%s); %s" % (
+        path, line_number, problem, reannotate_advice(path)))
+  return [decode_sentence(sentence) for sentence in sentences]
 
 
 def reannotate_advice(path):

@@ -11,19 +11,15 @@ One small interface (`Annotator`) with three implementations, chosen by name:
   on a GPU when there is one; labels all three tasks.
 - `preannotated` (`PreannotatedAnnotator`): the annotation the input carries
   (`--input_format=people_daily|ltp_jsonl`, preannotated.py); labels the
-  tasks of the format (PREANNOTATED_FORMATS). People's Daily's PKU POS tags are
-  translated into LTP's set here (linguistics.PKU_TO_LTP_POS) and counted.
+  tasks of the format (annotation_types.PREANNOTATED_FORMATS). People's
+  Daily's PKU POS tags are translated into LTP's set here
+  (linguistics.PKU_TO_LTP_POS) and counted.
 
 `create_annotator(name, options)` builds one from the registry; a dotted path
 `package.module.ClassName` names a user's own `Annotator` subclass instead.
 
-Every annotator returns, per sentence, a `SentenceAnnotation`:
-  words     the words; "".join(words) is exactly the input sentence
-  pos       one tag per word, LTP's 863 set (may include tags outside LERT's
-            inventory, e.g. `g`, `x`; linguistics.TagMapper maps and counts those)
-  entities  (type, first_word, last_word) triples, type in Nh/Ns/Ni, inclusive
-  dep       one relation per word (to its head), or None when DEP is not labelled
-  heads     1-based head word per word, 0 = root, or None when DEP is not labelled
+Every annotator returns, per sentence, a `SentenceAnnotation`
+(annotation_types.py says what its fields hold).
 
 jieba, fast on Traditional text: `jieba.posseg`'s HMM decodes unknown words over
 all 256 (position, tag) states for every character it has not seen, which drops
@@ -67,9 +63,7 @@ import sys
 
 from lert import errors
 from lert import linguistics
-
-SentenceAnnotation = collections.namedtuple(
-    "SentenceAnnotation", ["words", "pos", "entities", "dep", "heads"])
+from lert.generator import annotation_types
 
 # BERT's CJK ideograph blocks (tokenization.py): a word with one of these is Chinese.
 _CJK_CLASS = (u"\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff"
@@ -242,7 +236,7 @@ class JiebaAnnotator(Annotator):
       if ltp_tag is None:
         ltp_tag = to_ltp[tag] = jieba_tag_to_ltp(tag)
       pos.append(ltp_tag)
-    return SentenceAnnotation(words, pos, entities, None, None)
+    return annotation_types.SentenceAnnotation(words, pos, entities, None, None)
 
   def _tag_unknown(self, word, dictionary_tag):
     """Tag of a word outside the dictionary (or a dictionary `x`), in jieba's set."""
@@ -468,7 +462,7 @@ class LtpAnnotator(Annotator):
       words = list(output.cws[index])
       dep = output.dep[index]
       entities = [(tag, start, end) for tag, _, start, end in output.ner[index]]
-      results.append(SentenceAnnotation(
+      results.append(annotation_types.SentenceAnnotation(
           words, list(output.pos[index]), entities, list(dep["label"]),
           [int(head) for head in dep["head"]]))
     return results
@@ -514,7 +508,7 @@ def _join_pieces(pieces):
   if not words:
     return None
   words[-1] += spaces
-  return SentenceAnnotation(words, pos, entities, dep, heads)
+  return annotation_types.SentenceAnnotation(words, pos, entities, dep, heads)
 
 
 # Characters after which a long text is best cut (commas, pauses, closers).
@@ -539,11 +533,6 @@ def split_long_text(text, max_chars):
 
 # --- Pre-annotated input ---------------------------------------------------------
 
-# Input formats that carry annotations, and the tasks each labels.
-PREANNOTATED_FORMATS = collections.OrderedDict(
-    [("people_daily", ("pos", "ner")), ("ltp_jsonl", ("pos", "ner", "dep"))])
-
-
 def pku_tag_to_ltp(tag):
   """PKU tag -> LTP tag: linguistics.PKU_TO_LTP_POS, else as jieba_tag_to_ltp."""
   target = linguistics.PKU_TO_LTP_POS.get(tag)
@@ -564,12 +553,12 @@ class PreannotatedAnnotator(Annotator):
 
   @staticmethod
   def _tasks(input_format):
-    if input_format not in PREANNOTATED_FORMATS:
+    if input_format not in annotation_types.PREANNOTATED_FORMATS:
       raise errors.UserError(
           "--annotator=preannotated needs an input format that carries "
           "annotations (--input_format=%s), not %s" %
-          ("|".join(PREANNOTATED_FORMATS), input_format))
-    return PREANNOTATED_FORMATS[input_format]
+          ("|".join(annotation_types.PREANNOTATED_FORMATS), input_format))
+    return annotation_types.PREANNOTATED_FORMATS[input_format]
 
   @classmethod
   def from_options(cls, options):
@@ -582,6 +571,7 @@ class PreannotatedAnnotator(Annotator):
             "input_format": input_format}
 
   def annotate(self, sentences):
+    """`sentences` are annotation_types.AnnotatedText (preannotated.py reads them)."""
     results = []
     for sentence in sentences:
       annotation = getattr(sentence, "annotation", None)
@@ -607,7 +597,6 @@ class PreannotatedAnnotator(Annotator):
 
 # --- Sentence splitting ----------------------------------------------------------
 
-SPLITTERS = ("auto", "ltp", "rules")
 _TERMINALS = u"。！？…"  # ASCII ! ? . are English rules, off
 # Full-width and ASCII parentheses close each other (（...) is common).
 _BRACKETS = {u"（": u"）)", u"(": u")）"}
@@ -667,9 +656,9 @@ def make_sentence_splitter(name):
   ltp-extension package); `rules` is split_sentences_rules; `auto` picks ltp when
   installed, else rules.
   """
-  if name not in SPLITTERS:
+  if name not in annotation_types.SPLITTERS:
     raise errors.UserError("unknown sentence splitter %r; use one of %s" %
-                           (name, ", ".join(SPLITTERS)))
+                           (name, ", ".join(annotation_types.SPLITTERS)))
   if name in ("auto", "ltp"):
     try:
       from ltp_extension.algorithms import StnSplit

@@ -9,7 +9,7 @@ is the caller's (annotators.make_sentence_splitter: LTP's StnSplit with English
 rules off, or rules where ltp-extension is not installed).
 
 Two formats carry annotations (preannotated.py parses their lines and groups
-them into documents; each sentence is a preannotated.AnnotatedText):
+them into documents; each sentence is an annotation_types.AnnotatedText):
 `ltp_jsonl` (one sentence a line, a blank line between documents) and
 `people_daily` (a paragraph a line, split after sentence-final words). A
 People's Daily document is an article: the consecutive lines whose ids
@@ -26,7 +26,7 @@ A file is cut into shards of about `--shard_size_mb` at document boundaries
 and cleaned of the characters BERT's tokenizer removes anyway
 (tokenization.is_removed_char), so that annotators never see characters that
 no token will carry; bad input is counted, with file:line examples, in the
-shard's statistics (data_stats.py).
+shard's statistics (counters.py).
 
 Input must be UTF-8 (a UTF-8 byte-order mark is dropped). A file that is not
 is refused, never repaired: one with a UTF-16 or UTF-32 byte-order mark, or
@@ -41,12 +41,11 @@ import re
 
 from lert import errors
 from lert import fileio
-from lert.generator import annotators
+from lert.generator import annotation_types
+from lert.generator import counters
 from lert.generator import preannotated
 import tokenization
 
-INPUT_FORMATS = ("sentence_per_line", "doc_per_line", "wikiextractor") + tuple(
-    annotators.PREANNOTATED_FORMATS)
 _UTF8_BOM = b"\xef\xbb\xbf"
 # UTF-32's marks first: UTF-32-LE's starts with UTF-16-LE's.
 _OTHER_BOMS = ((b"\x00\x00\xfe\xff", "UTF-32BE"), (b"\xff\xfe\x00\x00", "UTF-32LE"),
@@ -165,7 +164,7 @@ class _RemovalTable(dict):
 _REMOVAL_TABLE = _RemovalTable()
 
 
-def clean_text(text, stats):
+def clean_text(text, stats: counters.ShardStatistics):
   """`text` without the characters tokenization removes (counted)."""
   if text.isprintable() and u"\ufffd" not in text:
     return text
@@ -175,7 +174,8 @@ def clean_text(text, stats):
   return cleaned
 
 
-def read_shard_lines(path, start, end, first_line, stats, clean=True):
+def read_shard_lines(path, start, end, first_line, stats: counters.ShardStatistics,
+                     clean=True):
   """Returns [(line_number, text)] of a byte range, cleaned of control characters.
 
   Invalid UTF-8 is replaced by U+FFFD (then removed, as BERT's tokenizer does,
@@ -236,7 +236,8 @@ def read_shard_lines(path, start, end, first_line, stats, clean=True):
 _DOC_TITLE = re.compile(r'\btitle="([^"]*)"')
 
 
-def iter_documents(lines, input_format, split_sentences, stats, where):
+def iter_documents(lines, input_format, split_sentences,
+                   stats: counters.ShardStatistics, where):
   """Groups (line_number, text) into documents: yields (first_line, paragraphs).
 
   For sentence_per_line every paragraph is one sentence; for doc_per_line and
@@ -244,7 +245,7 @@ def iter_documents(lines, input_format, split_sentences, stats, where):
   `split_sentences` here; pre-annotated formats split their own (and need
   lines read with clean=False).
   """
-  if input_format in annotators.PREANNOTATED_FORMATS:
+  if input_format in annotation_types.PREANNOTATED_FORMATS:
     def clean(word):
       return clean_text(word, stats)
     for document in preannotated.iter_documents(lines, input_format, clean, stats,

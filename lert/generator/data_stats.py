@@ -1,124 +1,41 @@
 # coding=utf-8
-"""The generator's statistics: declared counters, the sidecar, the report.
+"""The generator's statistics: the build stage's, the sidecar, the report.
 
-Each stage counts under the names declared here (a name that is not declared
-is a bug, not a new key), per shard, into `.progress/<shard>.json`; the
-sidecar `lert_data.json` sums the shards' statistics and lists every output
-shard with its integrity record ({"records", "bytes", "sha256"}, checked by
-pretraining_data.verify_dataset), and the report at the end of a run is read
-from the sidecar. A counter of bad input keeps the file:line of
-its first few cases, and the report shows them.
+The stages count per shard into `.progress/<shard>.json` (counters.py
+declares the counters); the sidecar `lert_data.json` sums the shards'
+statistics and lists every output shard with its integrity record
+({"records", "bytes", "sha256"}, checked by pretraining_data.verify_dataset),
+and the report at the end of a run is read from the sidecar, with the
+file:line examples of bad input the counters kept.
 """
 
-import collections
 import os
 
 from lert import fileio
 from lert import linguistics
+from lert.generator import counters
+from lert.generator import instance_builder
 from lert.generator import options as options_lib
 from lert.generator import progress
-from lert.pretrain import pretraining_data
 from lert.records import record_schema
 import tokenization
 
 DATA_FORMAT = "lert-pretraining-data/2"
-SIDECAR = pretraining_data.DIRECTORY_SIDECAR
-# Up to this many file:line examples are kept per kind of bad input.
-MAX_EXAMPLES = 5
-
-# A counter: `examples` names its list of file:line cases (None: it has none),
-# `always` keeps it in the statistics when 0, `problem` puts it in the report's
-# list of bad input.
-Counter = collections.namedtuple("Counter", ["name", "examples", "always", "problem"])
 
 
-def _counter(name, examples=None, always=False, problem=False):
-  return Counter(name, examples, always, problem)
-
-
-ANNOTATION_COUNTERS = (
-    _counter("input_bytes", always=True),
-    _counter("documents"),
-    _counter("sentences"),
-    _counter("characters"),
-    _counter("empty_input_files", "empty_input_files_examples", problem=True),
-    _counter("bad_utf8_lines", "bad_utf8_examples", problem=True),
-    _counter("chars_removed", problem=True),
-    _counter("empty_documents", "empty_document_examples", problem=True),
-    _counter("unterminated_documents", "unterminated_document_examples",
-             problem=True),
-    _counter("lines_outside_documents", "lines_outside_documents_examples",
-             problem=True),
-    _counter("sentences_dropped", "sentences_dropped_examples", problem=True),
-    # Pre-annotated input: words that were only characters the tokenizer removes.
-    _counter("words_emptied", "words_emptied_examples", problem=True),
-)
-
-BUILD_COUNTERS = (
-    _counter("instances", always=True),
-    _counter("tokens", always=True),
-    _counter("masked_tokens", always=True),
-    _counter("documents", always=True),
-    _counter("sentences", always=True),
-    _counter("sentences_split", problem=True),
-    _counter("words_cut", problem=True),
-    _counter("chars_without_token", problem=True),
-    _counter("documents_without_tokens", always=True, problem=True),
-    _counter("instances_without_masks", problem=True),
-)
-
-
-class ShardStatistics(object):
-  """The counters of one stage on one shard, and tables of counts.
-
-  Tables are nested {key: count} dicts: the annotator's own statistics, and
-  the build stage's distributions.
-  """
-
-  def __init__(self, counters):
-    self._counters = counters
-    self.counts = {counter.name: 0 for counter in counters}
-    self._examples_key = {counter.name: counter.examples for counter in counters}
-    self.examples = {}
-    self.tables = {}
-
-  def add(self, name, amount=1, example=None):
-    """Counts `amount` under the declared `name`, with a file:line `example`."""
-    self.counts[name] += amount
-    if example is not None:
-      examples = self.examples.setdefault(self._examples_key[name], [])
-      if len(examples) < MAX_EXAMPLES:
-        examples.append(example)
-
-  def add_tables(self, tables):
-    add_counts(self.tables, tables)
-
-  def to_dict(self):
-    """JSON-ready: counters that are set (or always kept), examples, tables."""
-    result = {counter.name: self.counts[counter.name] for counter in self._counters
-              if counter.always or self.counts[counter.name]}
-    result.update(self.examples)
-    result.update(self.tables)
-    return result
-
-
-def annotation_statistics():
-  return ShardStatistics(ANNOTATION_COUNTERS)
-
-
-class BuildStatistics(ShardStatistics):
+class BuildStatistics(counters.ShardStatistics):
   """The build stage's counters plus what its instances hold: N-gram lengths,
   replacements and the labels at masked positions."""
 
   def __init__(self, max_ngram, labelled_tasks):
-    super(BuildStatistics, self).__init__(BUILD_COUNTERS)
+    super(BuildStatistics, self).__init__(counters.BUILD_COUNTERS)
     self._ngrams = [0] * max_ngram
     self._fills = [0] * max_ngram
     self._replacements = [0, 0, 0]
     self._labels = {task: [0] * linguistics.num_labels(task)
                     for task in labelled_tasks}
 
-  def add_instance(self, instance):
+  def add_instance(self, instance: instance_builder.Instance):
     counts = self.counts
     counts["instances"] += 1
     counts["tokens"] += instance.num_tokens
@@ -146,19 +63,6 @@ class BuildStatistics(ShardStatistics):
     self.tables["mapped_tags"] = mapper.report()
 
 
-def add_counts(total, counts):
-  """Adds nested dicts of numbers (and lists of examples) into `total`."""
-  for key, value in counts.items():
-    if isinstance(value, dict):
-      add_counts(total.setdefault(key, {}), value)
-    elif isinstance(value, list):
-      examples = total.setdefault(key, [])
-      examples.extend(value[:max(0, MAX_EXAMPLES - len(examples))])
-    else:
-      total[key] = total.get(key, 0) + value
-  return total
-
-
 # --- The sidecar ------------------------------------------------------------------------
 
 
@@ -168,7 +72,7 @@ def _read_progress_files(directory, names):
   for name in names:
     record = fileio.read_json(progress.progress_path(directory, name),
                               advice=progress.RESTART_ADVICE)
-    add_counts(total, record["statistics"])
+    counters.add_counts(total, record["statistics"])
     shards[name] = record["shard"]
   return total, shards
 
@@ -242,7 +146,7 @@ def make_sidecar(options: options_lib.Options, manifest, identity):
 
 def write_sidecar(output_dir, sidecar):
   """Writes `<output_dir>/lert_data.json`."""
-  fileio.write_atomically(os.path.join(output_dir, SIDECAR),
+  fileio.write_atomically(os.path.join(output_dir, record_schema.DIRECTORY_SIDECAR),
                           fileio.json_bytes(sidecar))
 
 
@@ -286,8 +190,9 @@ def format_report(sidecar):
           "%s %d" % kv for kv in _top(counts, 12))))
   for key, value in sorted(annotation.get("annotator_counts", {}).items()):
     lines.append("  %s %d" % (key, value))
-  for stage, counters in ((annotation, ANNOTATION_COUNTERS), (build, BUILD_COUNTERS)):
-    for counter in counters:
+  for stage, declared in ((annotation, counters.ANNOTATION_COUNTERS),
+                           (build, counters.BUILD_COUNTERS)):
+    for counter in declared:
       value = stage.get(counter.name, 0)
       if counter.problem and value:
         examples = stage.get(counter.examples, []) if counter.examples else []

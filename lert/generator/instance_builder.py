@@ -38,6 +38,8 @@ per shard), so the instances depend only on the seed and the input.
 import bisect
 
 from lert import linguistics
+from lert.generator import annotation_cache
+from lert.generator import counters
 from lert.generator import options as options_lib
 import tokenization
 
@@ -77,21 +79,23 @@ def chars_without_token(text, starts, ends):
              not tokenization.is_removed_char(char))
 
 
-def tokenize_sentence(record, tokenizer, mapper, labelled_tasks, stats=None):
+def tokenize_sentence(sentence: annotation_cache.CachedSentence,
+                      tokenizer: tokenization.FullTokenizer, mapper, labelled_tasks,
+                      stats: counters.ShardStatistics = None):
   """A cached sentence -> Segment (a piece takes the word of its first
   character); characters no token covers are counted in `stats`."""
-  text, lengths, pos_tags, entities = record[0], record[1], record[2], record[3]
-  dep = record[4] if len(record) > 4 and "dep" in labelled_tasks else None
+  text = sentence.text
+  dep = sentence.dep if "dep" in labelled_tasks else None
   words, char_word, offset = [], [], 0
-  for index, length in enumerate(lengths):
+  for index, length in enumerate(sentence.word_lengths):
     words.append(text[offset:offset + length])
     char_word.extend([index] * length)
     offset += length
   labels = linguistics.character_labels(
       words,
-      pos_tags if "pos" in labelled_tasks else None,
+      sentence.pos if "pos" in labelled_tasks else None,
       dep,
-      entities if "ner" in labelled_tasks else None,
+      sentence.entities if "ner" in labelled_tasks else None,
       mapper)
   tokens, starts, ends = tokenizer.tokenize_with_offsets(text)
   if stats is not None:
@@ -166,8 +170,9 @@ class Instance(object):
 class InstanceBuilder(object):
   """Cuts a document's segments into instances and masks them (one rng per shard).
 
-  `options` has the generator's masking settings; `stats`
-  (data_stats.BuildStatistics) counts cut words and split sentences.
+  `options` has the generator's masking settings; `stats` (the build's
+  counters.ShardStatistics, data_stats.BuildStatistics) counts cut words and
+  split sentences.
   """
 
   def __init__(self, options: options_lib.Options, vocab):
@@ -211,7 +216,7 @@ class InstanceBuilder(object):
     stats.add("words_cut")
     return start + self.max_tokens
 
-  def create_instances(self, segments, rng, stats):
+  def create_instances(self, segments, rng, stats: counters.ShardStatistics):
     """All instances of one document (one pass: call once per dupe)."""
     instances = []
     pieces, length = [], 0

@@ -5,6 +5,9 @@ Workers are spawned, not forked (the parent may hold threads, and a fresh
 interpreter is the same on every platform), and take whole shards. Progress,
 with rate and ETA in input megabytes, goes to stderr. A worker that dies (e.g.
 killed for memory) stops the run with a message; finished shards are kept.
+A file a job cannot read or write stops the run with a UserError naming it,
+in a worker as in this process (`_run_job`); a full disk stays an OSError
+(errno and file name kept) for errors.report_out_of_space.
 """
 
 import concurrent.futures
@@ -38,11 +41,20 @@ def _init_pool_worker(config, queue, parent_pid):
   _PROCESS_WORKER = shard_jobs.Worker(config, report)
 
 
-def _pool_job(job):
+def _run_job(worker, job):
+  """shard_jobs.run_job, an OSError other than a full disk made a UserError."""
   try:
-    return shard_jobs.run_job(_PROCESS_WORKER, job)
-  except (errors.UserError, OSError) as e:
-    return {"index": job.index, "error": str(e)}
+    return shard_jobs.run_job(worker, job)
+  except OSError as e:
+    if errors.out_of_space(e):
+      raise
+    raise errors.UserError(str(e))
+
+
+def _pool_job(job):
+  # Its exception reaches the parent through the future (pickled: a UserError
+  # keeps its message, an OSError its errno and file name).
+  return _run_job(_PROCESS_WORKER, job)
 
 
 class _Progress(object):
@@ -91,7 +103,7 @@ def execute_jobs(jobs, worker_config, num_workers, label):
     worker = shard_jobs.Worker(
         worker_config, lambda job, fraction: meter.update(job.index, fraction))
     for job in jobs:
-      results.append(shard_jobs.run_job(worker, job))
+      results.append(_run_job(worker, job))
     return results
   context = multiprocessing.get_context("spawn")
   queue = context.Queue()
@@ -121,8 +133,6 @@ def execute_jobs(jobs, worker_config, num_workers, label):
         raise errors.UserError("a worker process died (killed, or out of memory?) "
                                "while making shard %d; finished shards are kept: run "
                                "again to resume" % futures[future].index)
-      if "error" in result:
-        raise errors.UserError(result["error"])
       results.append(result)
   finally:
     for future in futures:

@@ -20,8 +20,7 @@ import lert
 from lert import errors
 from lert import fileio
 from lert import settings
-from lert.generator import annotators
-from lert.generator import corpus_reader
+from lert.generator import annotation_types
 
 STAGES = ("annotate", "build", "all", "finalize")
 Setting = settings.Setting
@@ -37,7 +36,7 @@ SETTINGS = (
             "both; finalize: after several hosts, check every shard and write the "
             "sidecar."),
     Setting("input_file", "string", "", "Input text files, comma-separated globs."),
-    Setting("input_format", _enum(corpus_reader.INPUT_FORMATS), "sentence_per_line",
+    Setting("input_format", _enum(annotation_types.INPUT_FORMATS), "sentence_per_line",
             "sentence_per_line: BERT's (blank line between documents); doc_per_line: "
             "a document a line; wikiextractor: <doc> blocks, a paragraph a line; with "
             "annotations (for --annotator=preannotated): people_daily (PKU word/TAG), "
@@ -77,7 +76,7 @@ SETTINGS = (
     Setting("ltp_model", "string", "", "LTP 4 model: a local directory or a hub name (LTP/small)."),
     Setting("ltp_batch_size", "integer", 32, "Sentences per LTP batch."),
     Setting("ltp_device", "string", "", "torch device for LTP (default: cuda when available)."),
-    Setting("sentence_splitter", _enum(annotators.SPLITTERS), "auto",
+    Setting("sentence_splitter", _enum(annotation_types.SPLITTERS), "auto",
             "For doc_per_line/wikiextractor: ltp (StnSplit), rules, or auto (ltp "
             "when installed)."),
     Setting("num_workers", "integer", 1, "Worker processes (each takes whole shards)."),
@@ -165,11 +164,11 @@ def validate_options(options):
   need(options.num_hosts == 1 or options.stage != "finalize",
        "--stage=finalize runs once, on one host: leave out --num_hosts and "
        "--host_index")
-  need(options.input_format in corpus_reader.INPUT_FORMATS, "--input_format must be one of "
-       "%s, got %r" % (", ".join(corpus_reader.INPUT_FORMATS), options.input_format))
-  need(options.sentence_splitter in annotators.SPLITTERS,
+  need(options.input_format in annotation_types.INPUT_FORMATS, "--input_format must be one of "
+       "%s, got %r" % (", ".join(annotation_types.INPUT_FORMATS), options.input_format))
+  need(options.sentence_splitter in annotation_types.SPLITTERS,
        "--sentence_splitter must be one of %s, got %r" %
-       (", ".join(annotators.SPLITTERS), options.sentence_splitter))
+       (", ".join(annotation_types.SPLITTERS), options.sentence_splitter))
   if options.stage in ("annotate", "all"):
     need(options.input_file, "--input_file is required for --stage=%s" % options.stage)
   if options.stage in ("annotate", "build"):

@@ -16,17 +16,15 @@ of them; the statistics are the whole set's.
 """
 
 import hashlib
-import io
 import os
 import random
 
-from lert import errors
 from lert import fileio
 from lert.generator import options as options_lib
 from lert.generator import progress
 from lert.generator import shard_jobs
-from lert.pretrain import pretraining_data
 from lert.records import record_codec
+from lert.records import record_schema
 
 
 def merge_seed(random_seed):
@@ -35,21 +33,15 @@ def merge_seed(random_seed):
   return int.from_bytes(digest[:8], "big")
 
 
-def _read_shard(path, integrity):
-  data = fileio.read_bytes(path)
-  if hashlib.sha256(data).hexdigest() != integrity["sha256"]:
-    raise errors.UserError("%s changed since it was built (sha256 differs); delete it "
-                           "and run again to rebuild it" % path)
-  return list(record_codec.read_tfrecords(io.BytesIO(data), path))
-
-
 def fill_output_files(options: options_lib.Options, sidecar):
   """Writes the `--output_file` files and their sidecars; returns the set's."""
   work_dir = options.resolved_output_dir()
   records = []
   for name in sidecar["files"]:
-    records.extend(_read_shard(os.path.join(work_dir, name),
-                               sidecar["shards"][name]))
+    record_codec.check_tfrecord(
+        os.path.join(work_dir, name), sidecar["shards"][name],
+        progress.progress_path(work_dir, name),
+        "delete it and run again to rebuild it", bodies=records)
   random.Random(merge_seed(options.random_seed)).shuffle(records)
   paths = options.output_files()
   shards = {}
@@ -61,11 +53,11 @@ def fill_output_files(options: options_lib.Options, sidecar):
     name = os.path.basename(path)
     own = dict(sidecar, files=[name], shards={name: shards[path]},
                num_instances=shards[path]["records"], data_set=data_set)
-    fileio.write_atomically(path + pretraining_data.SIDECAR_SUFFIX,
+    fileio.write_atomically(path + record_schema.SIDECAR_SUFFIX,
                             fileio.json_bytes(own))
   progress.log("wrote %d instances into %d file(s) as Google's generator "
                "does (shuffled, instance i into file i %% %d), each with its "
                "sidecar <file>%s; the shards and the annotation cache stay "
                "in %s" % (len(records), len(paths), len(paths),
-                          pretraining_data.SIDECAR_SUFFIX, work_dir))
+                          record_schema.SIDECAR_SUFFIX, work_dir))
   return dict(sidecar, files=paths, shards=shards, data_set=data_set)

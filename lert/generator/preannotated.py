@@ -30,7 +30,8 @@ import re
 
 from lert import errors
 from lert import linguistics
-from lert.generator import annotators
+from lert.generator import annotation_types
+from lert.generator import counters
 
 # What splits the sentences of a pre-annotated format (recorded in the manifest).
 FORMAT_SPLITTING = {"people_daily": "after_sentence_end_words",
@@ -42,16 +43,6 @@ def _malformed(where, input_format):
   def error(problem):
     return errors.UserError("%s: not a %s line: %s" % (where, input_format, problem))
   return error
-
-
-class AnnotatedText(str):
-  """A sentence that carries its annotation (`tag_set`: "pku" or "ltp" POS)."""
-
-  def __new__(cls, text, annotation, tag_set):
-    value = super(AnnotatedText, cls).__new__(cls, text)
-    value.annotation = annotation
-    value.tag_set = tag_set
-    return value
 
 
 # --- People's Daily -------------------------------------------------------------
@@ -128,9 +119,9 @@ def parse_people_daily_line(line, where, clean=None):
   """One People's Daily line -> PeopleDailyLine(article, sentences, words_emptied).
 
   `article` is the id's first three fields ("19980101-01-001") or None;
-  `sentences` are annotators.SentenceAnnotation with PKU POS tags, entities in
-  LTP types and no DEP. A malformed line is a UserError naming `where`
-  (file:line).
+  `sentences` are annotation_types.SentenceAnnotation with PKU POS tags,
+  entities in LTP types and no DEP. A malformed line is a UserError naming
+  `where` (file:line).
   """
   malformed = _malformed(where, "people_daily")
   items = [item for item in _ITEM_SEPARATOR.split(line.strip(" \t\r\n")) if item]
@@ -189,7 +180,7 @@ def parse_people_daily_line(line, where, clean=None):
     sentences.append((start, len(words)))
   annotations = []
   for start, end in sentences:
-    annotations.append(annotators.SentenceAnnotation(
+    annotations.append(annotation_types.SentenceAnnotation(
         words[start:end], tags[start:end],
         _people_daily_entities(tags[start:end], groups[start:end], group_tags),
         None, None))
@@ -199,9 +190,9 @@ def parse_people_daily_line(line, where, clean=None):
 # --- Documents ------------------------------------------------------------------
 
 
-def iter_documents(lines, input_format, clean, stats, where):
+def iter_documents(lines, input_format, clean, stats: counters.ShardStatistics, where):
   """corpus_reader.iter_documents for people_daily and ltp_jsonl: yields
-  (first_line, sentences), each sentence an AnnotatedText.
+  (first_line, sentences), each sentence an annotation_types.AnnotatedText.
 
   `lines` are (line_number, text) read without cleaning; `clean` (word ->
   word) cleans each word. Documents end at a blank line; People's Daily's also
@@ -244,7 +235,8 @@ def iter_documents(lines, input_format, clean, stats, where):
     if first is None:
       first = number
     article = line_article
-    sentences.extend(AnnotatedText(u"".join(a.words), a, tag_set) for a in found)
+    sentences.extend(annotation_types.AnnotatedText(u"".join(a.words), a, tag_set)
+                     for a in found)
   if first is not None:
     document = finish(first, sentences)
     if document:
@@ -289,7 +281,7 @@ def _drop_empty_words(words, pos, entities, dep, heads):
 
 
 def parse_ltp_json_line(line, where, clean=None):
-  """One JSON line -> (annotators.SentenceAnnotation or None, words_emptied).
+  """One JSON line -> (annotation_types.SentenceAnnotation or None, words_emptied).
 
   None when cleaning empties every word. A line that is not LTP's output for
   one sentence is a UserError naming `where` (file:line).
@@ -356,12 +348,12 @@ def parse_ltp_json_line(line, where, clean=None):
         words, pos, entities, labels, heads)
     if not words:
       return None, emptied
-  return annotators.SentenceAnnotation(words, list(pos), entities, list(labels),
+  return annotation_types.SentenceAnnotation(words, list(pos), entities, list(labels),
                                        list(heads)), emptied
 
 
 def ltp_json_line(annotation):
-  """The JSON line (no newline) of an annotators.SentenceAnnotation with DEP."""
+  """The JSON line (no newline) of an annotation_types.SentenceAnnotation with DEP."""
   words = list(annotation.words)
   return json.dumps({
       "cws": words, "pos": list(annotation.pos),

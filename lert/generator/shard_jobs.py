@@ -23,7 +23,6 @@ output shards' for pretraining_data.verify_dataset.
 
 import collections
 import hashlib
-import json
 import os
 import random
 import time
@@ -34,6 +33,7 @@ from lert import linguistics
 from lert.generator import annotation_cache
 from lert.generator import annotators
 from lert.generator import corpus_reader
+from lert.generator import counters
 from lert.generator import data_stats
 from lert.generator import instance_builder
 from lert.generator import options as options_lib
@@ -50,8 +50,10 @@ except ImportError:  # not on Windows; peak memory is then not reported
 
 MANIFEST = "manifest.json"
 BUILD_CONFIG = "build.json"
-# Annotation cache shards are <stem>-SSSSS-of-NNNNN.jsonl.
+# Annotation cache shards are <stem>-SSSSS-of-NNNNN<suffix>; the manifest and
+# the progress files name them without the suffix.
 CACHE_SHARD_STEM = "annotations"
+CACHE_SHARD_SUFFIX = ".jsonl"
 
 
 def peak_rss_mb():
@@ -203,7 +205,8 @@ def make_jobs(options: options_lib.Options, manifest):
   for index, shard in enumerate(shards):
     if not options.owns_shard(index):
       continue
-    cache_file = os.path.join(cache_dir, shard["name"] + ".jsonl")
+    cache_file = os.path.join(cache_dir, record_schema.shard_name(
+        CACHE_SHARD_STEM, index, len(shards), suffix=CACHE_SHARD_SUFFIX))
     cache_done = progress.progress_path(cache_dir, shard["name"])
     cache_record = progress.read_progress(cache_done)
     if not fileio.isfile(cache_file):
@@ -297,7 +300,7 @@ class Worker(object):
 
 def annotate_shard(worker, job):
   """Stage 1 for one shard: input bytes -> cache shard; returns its progress record."""
-  stats = data_stats.annotation_statistics()
+  stats = counters.annotation_statistics()
   started = time.time()
   path, start, end, first_line = job.input
   if start == end == 0:
@@ -361,15 +364,10 @@ def build_shard(worker, job):
     done_bytes += len(raw)
     if not raw.strip():
       continue
-    try:
-      document = json.loads(raw.decode("utf-8"))
-      segments = [instance_builder.tokenize_sentence(record, tokenizer, mapper,
-                                                     labelled, stats)
-                  for record in document["sentences"]]
-    except (ValueError, KeyError, IndexError, TypeError) as e:
-      raise errors.UserError("%s:%d: not an annotation record (%s: %s); %s" % (
-          cache_file, line_number, type(e).__name__, e,
-          annotation_cache.reannotate_advice(cache_file)))
+    sentences = annotation_cache.decode_document(raw, cache_file, line_number)
+    segments = [instance_builder.tokenize_sentence(sentence, tokenizer, mapper,
+                                                   labelled, stats)
+                for sentence in sentences]
     stats.add("documents")
     stats.add("sentences", len(segments))
     segments = [segment for segment in segments if segment.ids]

@@ -9,7 +9,6 @@ for other lengths, before training.
 """
 
 import collections
-import hashlib
 import os
 
 from lert import errors
@@ -17,10 +16,6 @@ from lert import fileio
 from lert import linguistics
 from lert.records import record_codec
 from lert.records import record_schema
-
-SIDECAR_SUFFIX = ".json"
-# Name of a sidecar that covers every file in its directory.
-DIRECTORY_SIDECAR = "lert_data.json"
 
 
 def feature_spec(max_seq_length, max_predictions_per_seq):
@@ -33,18 +28,10 @@ def feature_spec(max_seq_length, max_predictions_per_seq):
 # --- Sidecar ------------------------------------------------------------------------
 
 
-def _open(path, mode):
-  """A file object of `path`, local or remote (for _tfrecord_bodies)."""
-  if fileio.is_remote(path):
-    import tensorflow.compat.v1 as tf
-    return tf.io.gfile.GFile(path, mode)
-  return open(path, mode)
-
-
 def sidecar_candidates(input_file):
   """Where the sidecar of `input_file` may be: `<file>.json`, then the directory's."""
-  return [input_file + SIDECAR_SUFFIX,
-          os.path.join(os.path.dirname(input_file), DIRECTORY_SIDECAR)]
+  return [input_file + record_schema.SIDECAR_SUFFIX,
+          os.path.join(os.path.dirname(input_file), record_schema.DIRECTORY_SIDECAR)]
 
 
 def _read_sidecars(input_files, explicit_path=None):
@@ -96,12 +83,6 @@ def _agreed_sidecar(sidecars):
   return first
 
 
-def load_sidecar(input_files, explicit_path=None):
-  """The sidecar describing `input_files` (all must agree on it), or None when
-  the data has none."""
-  return _agreed_sidecar(_read_sidecars(input_files, explicit_path))
-
-
 def check_sidecar(sidecar, max_seq_length, max_predictions_per_seq):
   """Raises if the data was made for other lengths or other label inventories."""
   if sidecar is None:
@@ -127,39 +108,6 @@ def check_sidecar(sidecar, max_seq_length, max_predictions_per_seq):
 
 VerifiedDataset = collections.namedtuple(
     "VerifiedDataset", ["labelled_tasks", "num_records", "sidecars", "sidecar"])
-
-
-def _tfrecord_bodies(path):
-  """Yields each record of a TFRecord file (bytes), its framing and CRCs checked;
-  returns (records, bytes, sha256) at the end.
-
-  Raises errors.UserError naming the file and the byte where it is cut or corrupt.
-  """
-  try:
-    handle = _open(path, "rb")
-  except (IOError, OSError) as e:
-    raise errors.UserError("%s cannot be read: %s" % (path, e))
-  digest = hashlib.sha256()
-  records = size = 0
-  with handle:
-    for body in record_codec.read_tfrecords(handle, path, digest):
-      records += 1
-      size += 12 + len(body) + 4
-      yield body
-  return records, size, digest.hexdigest()
-
-
-def scan_tfrecord(path):
-  """(records, bytes, sha256) of a TFRecord file, its framing and CRCs checked.
-
-  Raises errors.UserError naming the file and the byte where it is cut or corrupt.
-  """
-  bodies = _tfrecord_bodies(path)
-  while True:
-    try:
-      next(bodies)
-    except StopIteration as end:
-      return end.value
 
 
 def _regenerate_advice(sidecar_path):
@@ -212,16 +160,11 @@ def _verify_against_sidecar(files, sidecar_path, sidecar, read_contents, input_n
                              "since it was made); %s" % (
                                  path, size, sidecar_path, expected["bytes"],
                                  _regenerate_advice(sidecar_path)))
-    if read_contents:
-      records, _, sha256 = scan_tfrecord(path)
-      if expected is not None and (records, sha256) != (expected["records"],
-                                                        expected["sha256"]):
-        raise errors.UserError("%s differs from the shard %s records (%d records, "
-                               "sha256 %s; recorded %d, %s): changed since it was "
-                               "made; %s" % (path, sidecar_path, records, sha256[:12],
-                                             expected["records"], expected["sha256"][:12],
-                                             _regenerate_advice(sidecar_path)))
-      num_records += records
+    if read_contents and expected is not None:
+      num_records += record_codec.check_tfrecord(path, expected, sidecar_path,
+                                                 _regenerate_advice(sidecar_path))
+    elif read_contents:
+      num_records += record_codec.scan_tfrecord(path)[0]
     elif expected is not None:
       num_records += expected["records"]
   return num_records
@@ -245,7 +188,7 @@ def _verify_shard_names(files):
           "with create_pretraining_data.py" % (
               directory or ".", count, len(missing),
               record_schema.pretraining_shard_name(missing[0], count),
-              DIRECTORY_SIDECAR))
+              record_schema.DIRECTORY_SIDECAR))
 
 
 def verify_dataset(input_files, sidecar_path=None, labelled_tasks=None,
@@ -266,7 +209,7 @@ def verify_dataset(input_files, sidecar_path=None, labelled_tasks=None,
 
   Returns VerifiedDataset(labelled_tasks, num_records, sidecars, sidecar):
   num_records is None where nothing says it; sidecars are the paths, sidecar
-  the agreed content (load_sidecar's) or None. Raises errors.UserError naming
+  the agreed content (_agreed_sidecar's) or None. Raises errors.UserError naming
   the shard, with how to regenerate it. TensorFlow is imported only for
   remote (gs://) paths.
   """
@@ -284,10 +227,10 @@ def verify_dataset(input_files, sidecar_path=None, labelled_tasks=None,
           "linguistic tasks the data labels: say it (run_pretraining.py "
           "--labelled_tasks=pos,ner,dep, or empty for none), or regenerate the "
           "data with create_pretraining_data.py, which writes one" % (
-              DIRECTORY_SIDECAR, SIDECAR_SUFFIX, input_files[0]))
+              record_schema.DIRECTORY_SIDECAR, record_schema.SIDECAR_SUFFIX, input_files[0]))
     num_records = None
     if read_contents:
-      num_records = sum(scan_tfrecord(path)[0] for path in input_files)
+      num_records = sum(record_codec.scan_tfrecord(path)[0] for path in input_files)
     return VerifiedDataset(list(labelled_tasks), num_records, [], None)
   agreed = _agreed_sidecar(sidecars)
   if lengths is not None:

@@ -17,6 +17,8 @@ Sharded files are named `<stem>-SSSSS-of-NNNNN<suffix>` (`shard_name`,
 `parse_shard_name`): the generator's TFRecord shards
 `pretraining-SSSSS-of-NNNNN.tfrecord` (`pretraining_shard_name`), which
 pretraining_data recognises without a sidecar, and its annotation cache shards.
+The pretraining data's sidecars are `<file>.json` (SIDECAR_SUFFIX) or, for every
+file of its directory, `lert_data.json` (DIRECTORY_SIDECAR).
 """
 
 import collections
@@ -100,6 +102,10 @@ TAGGING = RecordType("tagging", [("unique_id", 1, INT64)] + _TOKENS + [
 PRETRAINING_SHARD_STEM = "pretraining"
 TFRECORD_SUFFIX = ".tfrecord"
 _SHARD_NAME = re.compile(r"^(.*?)-(\d{5})-of-(\d{5})(\..*)?$")
+
+# The pretraining data's sidecars: one per file, or one for its directory.
+SIDECAR_SUFFIX = ".json"
+DIRECTORY_SIDECAR = "lert_data.json"
 
 ShardName = collections.namedtuple("ShardName", ["stem", "index", "count", "suffix"])
 
