@@ -167,7 +167,7 @@ def convert(hf_dir, output_dir, checkpoint_name=CHECKPOINT_NAME):
       (name, list(value.shape)) for name, value in variables.items())
   embeddings = "bert/embeddings/word_embeddings"
   checkpoint_names.check_vocab(
-      vocab_path, bert_config, shapes.get(embeddings), "%s (%s in %s)" % (
+      vocab_path, bert_config.vocab_size, shapes.get(embeddings), "%s (%s in %s)" % (
           embeddings, source_names.get(embeddings, "?"), weights_source))
   expected = inventory.model_variable_shapes(bert_config)
   missing = checkpoint_names.check_shapes(shapes, expected, weights_source,
