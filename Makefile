@@ -49,7 +49,7 @@ demo:
 	bash scripts/demo.sh
 
 ## The paper's ablation at small scale: MLM only vs LERT with jieba vs gold labels, then
-## sentiment and NER over 3 seeds each (scripts/ablation.sh; its table is in the README).
+## sentiment and NER over 3 seeds each (scripts/ablation.sh; table in docs/demo-and-ablation.md).
 ablation:
 	bash scripts/ablation.sh
 

@@ -39,12 +39,8 @@ def _main(argv):
   data_file, prediction_file = argv
   dataset = fileio.read_json(data_file, "data file")
   predictions = fileio.read_json(prediction_file, "prediction file")
-  try:
-    result = evaluate(dataset, predictions, source=data_file)
-  except errors.UserError as e:
-    if str(e).startswith("the prediction"):
-      raise errors.UserError("%s: %s" % (prediction_file, e))
-    raise
+  result = evaluate(dataset, predictions, source=data_file,
+                    prediction_source=prediction_file)
   print(format_result(result, prediction_file))
   return 0
 

@@ -18,7 +18,6 @@ reported, and the scripts here initialise them freshly when the checkpoint is
 used as `init_checkpoint`.
 """
 
-import argparse
 import collections
 import os
 import sys
@@ -32,6 +31,7 @@ from lert import fileio
 from lert.checkpoints import formats
 from lert.checkpoints import inventory
 from lert import linguistics
+from lert import settings
 import modeling
 
 # transformers' BertConfig defaults, used for fields a config.json leaves out.
@@ -167,7 +167,7 @@ def convert(hf_dir, output_dir, checkpoint_name=CHECKPOINT_NAME):
       (name, list(value.shape)) for name, value in variables.items())
   embeddings = "bert/embeddings/word_embeddings"
   checkpoint_names.check_vocab(
-      vocab_path, bert_config, shapes.get(embeddings), "%s (%s in %s)" % (
+      vocab_path, bert_config.vocab_size, shapes.get(embeddings), "%s (%s in %s)" % (
           embeddings, source_names.get(embeddings, "?"), weights_source))
   expected = inventory.model_variable_shapes(bert_config)
   missing = checkpoint_names.check_shapes(shapes, expected, weights_source,
@@ -193,7 +193,7 @@ def convert(hf_dir, output_dir, checkpoint_name=CHECKPOINT_NAME):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = settings.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--hf_dir", required=True,
                       help="Hugging Face directory: config.json, vocab.txt, weights")
   parser.add_argument("--output_dir", required=True, help="directory for the TF checkpoint")

@@ -122,7 +122,7 @@ def convert(checkpoint, output_dir, config_file=None, vocab_file=None,
   shapes = tf_checkpoints.checkpoint_shapes(prefix)
   expected = inventory.model_variable_shapes(bert_config)
   checkpoint_names.check_vocab(
-      vocab_file, bert_config, shapes.get("bert/embeddings/word_embeddings"),
+      vocab_file, bert_config.vocab_size, shapes.get("bert/embeddings/word_embeddings"),
       "bert/embeddings/word_embeddings (checkpoint %s)" % prefix)
   missing = checkpoint_names.check_shapes(shapes, expected, "checkpoint %s" % prefix)
   missing = checkpoint_names.missing_consequences(

@@ -40,6 +40,7 @@ import six
 import tensorflow.compat.v1 as tf
 
 from lert import errors
+from lert import fileio
 from lert import linguistics
 # Fields of Google's bert_config.json / HFL's lert_config.json.  The
 # architectural ones are required; the pooler_* and directionality fields
@@ -140,15 +141,9 @@ class BertConfig(object):
   @classmethod
   def from_json_file(cls, json_file):
     """Reads a config file (see from_dict); any problem names the file."""
-    try:
-      with tf.gfile.GFile(json_file, "r") as reader:
-        text = reader.read()
-    except tf.errors.NotFoundError:
+    if not fileio.isfile(json_file):
       raise errors.UserError("%s: no such config file" % json_file)
-    try:
-      data = json.loads(text)
-    except ValueError as e:
-      raise errors.UserError("%s: not valid JSON (%s)" % (json_file, e))
+    data = fileio.read_json(json_file, "config file")
     if not isinstance(data, dict):
       raise errors.UserError("%s: not a JSON object of config fields" % json_file)
     return cls.from_dict(data, source=json_file)

@@ -13,29 +13,30 @@ file names in --data_dir. Metric: accuracy; predictions go to
 from absl import flags
 
 from lert.finetune import classification
+from lert import errors
 from lert.finetune import common
 from lert.finetune import driver
 from lert.finetune import tasks
 
 C = common.CLASSIFICATION
 for _task in [
-    tasks.Task("chnsenticorp", C, {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"},
-               classification.read_chnsenticorp, classification.BINARY_LABELS),
+    common.Task("chnsenticorp", C, {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"},
+                classification.read_chnsenticorp, classification.BINARY_LABELS),
     # CLUE's TNEWS test.json carries no labels.
-    tasks.Task("tnews", C, {"train": "train.json", "dev": "dev.json", "test": "test.json"},
-               classification.read_tnews, classification.TNEWS_LABELS),
-    tasks.Task("xnli", C, {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"},
-               classification.read_xnli, classification.NLI_LABELS),
-    tasks.Task("lcqmc", C, {"train": "train.csv", "dev": "dev.csv", "test": "test.csv"},
-               classification.read_lcqmc, classification.BINARY_LABELS),
-    tasks.Task("bq", C, {"train": "train.csv", "dev": "dev.csv", "test": "test.csv"},
-               classification.read_bq, classification.BINARY_LABELS),
+    common.Task("tnews", C, {"train": "train.json", "dev": "dev.json", "test": "test.json"},
+                classification.read_tnews, classification.TNEWS_LABELS),
+    common.Task("xnli", C, {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"},
+                classification.read_xnli, classification.NLI_LABELS),
+    common.Task("lcqmc", C, {"train": "train.csv", "dev": "dev.csv", "test": "test.csv"},
+                classification.read_lcqmc, classification.BINARY_LABELS),
+    common.Task("bq", C, {"train": "train.csv", "dev": "dev.csv", "test": "test.csv"},
+                classification.read_bq, classification.BINARY_LABELS),
     # OCNLI: "train" is the 50k set; --train_split=train_10k / train_3k picks
     # the official smaller ones. test.json carries no labels.
-    tasks.Task("ocnli", C, {"train": "train.50k.json", "train_10k": "train.10k.json",
-                            "train_3k": "train.3k.json", "dev": "dev.json",
-                            "test": "test.json"},
-               classification.read_ocnli, classification.NLI_LABELS),
+    common.Task("ocnli", C, {"train": "train.50k.json", "train_10k": "train.10k.json",
+                             "train_3k": "train.3k.json", "dev": "dev.json",
+                             "test": "test.json"},
+                classification.read_ocnli, classification.NLI_LABELS),
 ]:
   tasks.register_task(_task)
 
@@ -46,4 +47,5 @@ def main(argv, flag_values=None):
 
 
 if __name__ == "__main__":
-  driver.run_script(C, main)
+  driver.define_flags(flags.FLAGS, C)
+  errors.run_main(main)

@@ -13,6 +13,7 @@ scores them with the CMRC 2018 metric (cmrc2018_evaluate.py: EM and F1).
 
 from absl import flags
 
+from lert import errors
 from lert.finetune import common
 from lert.finetune import driver
 from lert.finetune import span
@@ -22,12 +23,12 @@ S = common.SPAN
 for _task in [
     # The CMRC 2018 test and challenge sets are hidden (scored by the
     # organisers); trial is the public sample.
-    tasks.Task("cmrc2018", S, {"train": "cmrc2018_train.json", "dev": "cmrc2018_dev.json",
-                               "trial": "cmrc2018_trial.json", "test": "cmrc2018_test.json"},
-               span.read_squad_examples),
-    tasks.Task("drcd", S, {"train": "DRCD_training.json", "dev": "DRCD_dev.json",
-                           "test": "DRCD_test.json"},
-               span.read_squad_examples),
+    common.Task("cmrc2018", S, {"train": "cmrc2018_train.json", "dev": "cmrc2018_dev.json",
+                                "trial": "cmrc2018_trial.json", "test": "cmrc2018_test.json"},
+                span.read_squad_examples),
+    common.Task("drcd", S, {"train": "DRCD_training.json", "dev": "DRCD_dev.json",
+                            "test": "DRCD_test.json"},
+                span.read_squad_examples),
 ]:
   tasks.register_task(_task)
 
@@ -38,4 +39,5 @@ def main(argv, flag_values=None):
 
 
 if __name__ == "__main__":
-  driver.run_script(S, main)
+  driver.define_flags(flags.FLAGS, S)
+  errors.run_main(main)

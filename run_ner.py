@@ -15,6 +15,7 @@ input format.
 
 from absl import flags
 
+from lert import errors
 from lert.finetune import common
 from lert.finetune import driver
 from lert.finetune import tagging
@@ -25,11 +26,11 @@ _LABELS = tagging.bio_labels(tagging.NER_TYPES)  # --tag_scheme=bioes extends th
 
 for _task in [
     # MSRA has no dev split: the paper reports the test set.
-    tasks.Task("msra_ner", T, {"train": "train.bio", "test": "test.bio"},
-               tagging.read_char_tag_file, _LABELS, eval_split="test"),
+    common.Task("msra_ner", T, {"train": "train.bio", "test": "test.bio"},
+                tagging.read_char_tag_file, _LABELS, eval_split="test"),
     # HFL's People's Daily copy has no test split: the paper reports dev.
-    tasks.Task("peopledaily", T, {"train": "train.txt", "dev": "dev.txt"},
-               tagging.read_char_tag_file, _LABELS, predict_split="dev"),
+    common.Task("peopledaily", T, {"train": "train.txt", "dev": "dev.txt"},
+                tagging.read_char_tag_file, _LABELS, predict_split="dev"),
 ]:
   tasks.register_task(_task)
 
@@ -40,4 +41,5 @@ def main(argv, flag_values=None):
 
 
 if __name__ == "__main__":
-  driver.run_script(T, main)
+  driver.define_flags(flags.FLAGS, T)
+  errors.run_main(main)

@@ -102,10 +102,15 @@ SETTINGS = (
 
 
 class PretrainingConfig(object):
-  """Every setting of one run (SETTINGS) as attributes, plus `runtime`."""
+  """Every setting of one run (SETTINGS) as attributes, plus `runtime`.
 
-  def __init__(self, runtime=None, **values):
+  `preserve_unused_tokens` is passed to --do_predict's tokenizer (Google's flag
+  of that name, see config_from_flags).
+  """
+
+  def __init__(self, runtime=None, preserve_unused_tokens=False, **values):
     self.__dict__.update(settings.complete(SETTINGS, values, "pretraining setting"))
+    self.preserve_unused_tokens = preserve_unused_tokens
     self.runtime = runtime if runtime is not None else settings.RuntimeConfig()
 
   def lip_end_steps(self):
@@ -125,7 +130,11 @@ def define_flags(flag_values=None):
 
 
 def config_from_flags(flag_values):
-  return PretrainingConfig(settings.runtime_from_flags(flag_values),
+  # tokenization.py defines Google's --preserve_unused_tokens on absl's global flags,
+  # so this script accepts it; other FlagValues (tests) lack it.
+  preserve = ("preserve_unused_tokens" in flag_values and
+              flag_values["preserve_unused_tokens"].value)
+  return PretrainingConfig(settings.runtime_from_flags(flag_values), preserve,
                            **settings.read_flags(flag_values, SETTINGS))
 
 
@@ -432,7 +441,9 @@ def run(config):
                     ", ".join(active_tasks) or "none (MLM only)")
   estimator = build_estimator(config, bert_config, init_checkpoint, active_tasks)
   if config.do_predict:
-    tokenizer = tokenization.FullTokenizer(config.vocab_file, config.do_lower_case)
+    tokenizer = tokenization.FullTokenizer(
+        config.vocab_file, config.do_lower_case,
+        preserve_unused_tokens=config.preserve_unused_tokens)
     instances = prediction.read_prediction_windows(
         config.predict_input_file, tokenizer, config.mask_each_word,
         config.max_seq_length, config.max_predictions_per_seq)

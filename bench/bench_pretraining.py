@@ -27,6 +27,7 @@ from lert.engine import input_pipeline  # noqa: E402
 from lert import linguistics  # noqa: E402
 import modeling  # noqa: E402
 from lert.pretrain import pretraining_data  # noqa: E402
+from lert.records import record_schema  # noqa: E402
 import run_pretraining  # noqa: E402
 from lert import settings  # noqa: E402
 
@@ -127,7 +128,7 @@ def main():
   work_dir = tempfile.mkdtemp(prefix="lert-bench-")
   data_file = os.path.join(work_dir, "data.tfrecord")
   input_pipeline.write_examples(data_file, synthetic_examples(
-      4 * args.batch_size, args.seq_length, args.max_predictions))
+      4 * args.batch_size, args.seq_length, args.max_predictions), record_schema.PRETRAINING)
   xla_settings = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
   head_settings = {"all": [linguistics.TASKS], "mlm": [()],
                    "both": [linguistics.TASKS, ()]}[args.heads]

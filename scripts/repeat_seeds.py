@@ -12,7 +12,6 @@ already exists is not run again) and summarises each run's best dev score:
       --output_dir runs/chnsenticorp [-- extra flags for the script]
 """
 
-import io
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ sys.path.insert(0, REPO)
 
 from lert import errors  # noqa: E402
 from lert import settings  # noqa: E402
+from lert.engine import summaries  # noqa: E402
 
 RESULTS = "best_eval_results.txt"
 # Metrics reported per family, in the paper's order; the first set whose keys
@@ -29,18 +29,14 @@ RESULTS = "best_eval_results.txt"
 METRIC_SETS = (("EM", "F1"), ("accuracy",), ("f1",))
 
 
-def read_results(path):
-  """`key = value` lines -> dict of floats (non-numbers are skipped)."""
+def read_numbers(path):
+  """A results file -> dict of floats (non-numbers, e.g. the checkpoint, are skipped)."""
   results = {}
-  with io.open(path, encoding="utf-8") as f:
-    for line in f:
-      key, sep, value = line.strip().partition(" = ")
-      if not sep:
-        continue
-      try:
-        results[key] = float(value)
-      except ValueError:
-        pass
+  for key, value in summaries.read_results(path).items():
+    try:
+      results[key] = float(value)
+    except ValueError:
+      pass
   return results
 
 
@@ -119,7 +115,7 @@ def main(argv=None):
     path = os.path.join(out, RESULTS)
     if not os.path.exists(path):
       raise errors.UserError("seed %d: the run wrote no %s" % (seed, path))
-    runs.append((seed, read_results(path)))
+    runs.append((seed, read_numbers(path)))
   line, names = summarize(runs)
   for seed, results in runs:
     print("seed %d: %s" % (seed, " / ".join("%s %.2f" % (n, results[n])

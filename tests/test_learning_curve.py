@@ -10,6 +10,7 @@ import pytest
 
 from lert import errors
 from lert.engine import input_pipeline
+from lert.records.record_schema import PRETRAINING
 from test_run_pretraining import base_flags, data_dir, read_results, run_main  # noqa: F401
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -28,8 +29,8 @@ def test_masked_token_counts_reads_weighted_positions_in_file_order(tmp_path):
   first, second = str(tmp_path / "a.tfrecord"), str(tmp_path / "b.tfrecord")
   # Padding positions (weight 0) carry id 0 and must not count.
   input_pipeline.write_examples(first, [_example([5, 7, 0], [1.0, 1.0, 0.0]),
-                                        _example([7, 7, 9], [1.0, 1.0, 1.0])])
-  input_pipeline.write_examples(second, [_example([9, 0, 0], [1.0, 0.0, 0.0])])
+                                        _example([7, 7, 9], [1.0, 1.0, 1.0])], PRETRAINING)
+  input_pipeline.write_examples(second, [_example([9, 0, 0], [1.0, 0.0, 0.0])], PRETRAINING)
   counts = demo_report.masked_token_counts([first, second])
   assert counts == collections.Counter({7: 3, 5: 1, 9: 2})
   # Evaluation reads max_eval_steps * eval_batch_size records in file order.
@@ -53,7 +54,7 @@ def test_unigram_baseline_predicts_the_most_frequent_training_target():
 
 def test_masked_token_counts_names_a_file_that_is_not_pretraining_data(tmp_path):
   path = str(tmp_path / "other.tfrecord")
-  input_pipeline.write_examples(path, [{"input_ids": [1, 2]}])
+  input_pipeline.write_examples(path, [{"input_ids": [1, 2]}], PRETRAINING)
   with pytest.raises(errors.UserError, match="other.tfrecord.*masked_lm_ids"):
     demo_report.masked_token_counts([path])
 

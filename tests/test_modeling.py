@@ -250,7 +250,7 @@ def test_config_json_that_is_not_an_object_is_a_user_error(tmp_path):
   with pytest.raises(errors.UserError, match="list.json: not a JSON object"):
     modeling.BertConfig.from_json_file(str(path))
   path.write_text("{")
-  with pytest.raises(errors.UserError, match="list.json: not valid JSON"):
+  with pytest.raises(errors.UserError, match="list.json: the config file is not valid JSON"):
     modeling.BertConfig.from_json_file(str(path))
   with pytest.raises(errors.UserError, match="absent.json: no such config file"):
     modeling.BertConfig.from_json_file(str(tmp_path / "absent.json"))

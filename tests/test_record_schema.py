@@ -56,11 +56,11 @@ def test_make_record_takes_exactly_the_declared_fields():
     record_schema.SPAN.make_record(label_ids=[1], **record)
 
 
-def parse(records, spec):
-  """Writes `records` as tf.train.Examples and parses them back with `spec`."""
+def parse(records, record_type, spec):
+  """Writes `records` of `record_type` as tf.train.Examples, parses them back with `spec`."""
   from lert.engine import input_pipeline
   import tensorflow.compat.v1 as tf
-  serialized = [input_pipeline.make_example(r).SerializeToString() for r in records]
+  serialized = [input_pipeline.make_example(r, record_type).SerializeToString() for r in records]
   with tf.Graph().as_default(), tf.Session() as session:
     return session.run(tf.io.parse_example(serialized, spec))
 
@@ -94,6 +94,6 @@ def test_every_family_parses_its_own_records(tokenizer):
   for family, is_training, records in family_records(tokenizer):
     spec = family.feature_spec(None, SETTINGS, is_training)
     assert list(spec) == list(records[0])
-    parsed = parse(records, spec)
+    parsed = parse(records, family.record_type(is_training), spec)
     for name, values in records[0].items():
       assert list(parsed[name][0]) == list(values), (family.name, name)

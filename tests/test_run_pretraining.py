@@ -21,6 +21,7 @@ from lert import errors
 from lert.engine import estimators
 from lert.engine import input_pipeline
 from lert import linguistics
+from lert.records.record_schema import PRETRAINING
 import modeling
 import run_pretraining
 from lert.engine import summaries
@@ -64,7 +65,7 @@ def data_dir(tmp_path_factory):
   for shard in range(2):
     path = str(directory / ("data-%d.tfrecord" % shard))
     input_pipeline.write_examples(
-        path, synthetic_examples(32, seed=shard, labelled=("pos", "ner")))
+        path, synthetic_examples(32, seed=shard, labelled=("pos", "ner")), PRETRAINING)
   sidecar = {"annotator": "jieba", "labelled_tasks": ["pos", "ner"],
              "max_seq_length": SEQ, "max_predictions_per_seq": PREDICTIONS,
              "inventories": {t: list(linguistics.LABELS[t]) for t in linguistics.TASKS}}
@@ -206,7 +207,7 @@ def test_mismatched_record_names_file_and_feature(tmp_path):
   """Without a sidecar the records themselves are checked before training."""
   (tmp_path / "config.json").write_text(json.dumps(TINY_CONFIG))
   short = str(tmp_path / "short.tfrecord")
-  input_pipeline.write_examples(short, synthetic_examples(4, 0, seq=16))
+  input_pipeline.write_examples(short, synthetic_examples(4, 0, seq=16), PRETRAINING)
   with pytest.raises(ValueError) as error:
     run_main(**base_flags(tmp_path, tmp_path / "out", input_file=short,
                           labelled_tasks=["pos", "ner", "dep"]))
@@ -217,7 +218,7 @@ def test_mismatched_record_names_file_and_feature(tmp_path):
   examples = list(synthetic_examples(4, 0))
   for example in examples:
     del example["ner_labels"]
-  input_pipeline.write_examples(missing, examples)
+  input_pipeline.write_examples(missing, examples, PRETRAINING)
   with pytest.raises(ValueError) as error:
     run_main(**base_flags(tmp_path, tmp_path / "out", input_file=missing,
                           labelled_tasks=["pos", "ner", "dep"]))

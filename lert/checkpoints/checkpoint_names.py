@@ -344,15 +344,21 @@ def format_report(report):
   return "\n".join(lines)
 
 
-def check_vocab(vocab_file, bert_config, word_embeddings_shape, variable_name):
-  """Vocabulary file, config and embedding table must agree; errors name all three."""
+def check_vocab(vocab_file, config_vocab_size, word_embeddings_shape, variable_name):
+  """A converted model's vocabulary file, vocab_size and embedding table must be equal.
+
+  Not modeling.check_config's question (may every token id be embedded, `>=`):
+  the converters ship `vocab_file` with the table as one model, so a table
+  with rows no token names, or a config that disagrees with it, is refused.
+  Errors name all three.
+  """
   size = len(tokenization.load_vocab(vocab_file))
   rows = word_embeddings_shape[0] if word_embeddings_shape else None
-  if size != bert_config.vocab_size or (rows is not None and rows != size):
+  if size != config_vocab_size or (rows is not None and rows != size):
     raise errors.UserError(
         "vocabulary mismatch: %s has %s rows, %s has %d tokens, the config's "
         "vocab_size is %d" % (variable_name, rows, vocab_file, size,
-                              bert_config.vocab_size))
+                              config_vocab_size))
 
 
 def check_shapes(shapes, expected, what, source_names=None):

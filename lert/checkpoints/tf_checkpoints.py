@@ -10,7 +10,6 @@ reports what was restored, what is new and what was left over.
 """
 
 import collections
-import glob
 import os
 import re
 
@@ -20,6 +19,7 @@ import tensorflow.compat.v1 as tf
 from lert.checkpoints import checkpoint_names
 from lert.checkpoints import inventory
 from lert import errors
+from lert import fileio
 import modeling
 
 
@@ -33,7 +33,7 @@ def find_checkpoint(path):
   if not path:
     raise errors.UserError("no checkpoint given")
   if tf.gfile.IsDirectory(path) and tf.train.latest_checkpoint(path) is None:
-    indexes = sorted(glob.glob(os.path.join(path, "*.index")))
+    indexes = fileio.glob(os.path.join(path, "*.index"))  # gs:// too
     if len(indexes) != 1:
       raise errors.UserError("%s: directory holds %s; name the checkpoint prefix" % (
           path, "no checkpoint" if not indexes else

@@ -2,7 +2,7 @@
 """TFRecords in and out of the estimator: writing them, checking them, reading them.
 
 `write_examples` writes records {field: values} as tf.train.Example protos, each
-field typed as lert.records.record_schema declares it, framed by
+field typed as their lert.records.record_schema RecordType declares it, framed by
 record_codec.tfrecord_chunks (the generator's framing). `tfrecord_input_fn_builder`
 checks the first record of every file against the parsing spec
 (`validate_tfrecords`: the error names the file and the feature) and returns a
@@ -16,26 +16,20 @@ from lert import fileio
 from lert.records import record_codec
 from lert.records import record_schema
 
-# The dtype of each field name, from every record type declared: a name means
-# the same field (and dtype) in each type that has it.
-_DECLARED_DTYPES = {}
-for _record_type in (record_schema.PRETRAINING, record_schema.CLASSIFICATION,
-                     record_schema.SPAN, record_schema.SPAN_TRAINING,
-                     record_schema.TAGGING):
-  for _field in _record_type.fields:
-    _DECLARED_DTYPES.setdefault(_field.name, _field.dtype)
+def make_example(record, record_type):
+  """tf.train.Example of `record` {field name: values}, typed as `record_type` declares.
 
-
-def make_example(record):
-  """tf.train.Example of `record` {field name: values}, typed as record_schema declares.
-
-  Raises ValueError for a field no record type declares.
+  `record_type` is the record_schema.RecordType the records are of; a field
+  it does not declare is a ValueError (a record may lack fields: the reader's
+  check names them).
   """
+  dtypes = dict((field.name, field.dtype) for field in record_type.fields)
   features = {}
   for name, values in record.items():
-    dtype = _DECLARED_DTYPES.get(name)
+    dtype = dtypes.get(name)
     if dtype is None:
-      raise ValueError("feature %s: no record type of record_schema declares it" % name)
+      raise ValueError("feature %s: the %s record type does not declare it" %
+                       (name, record_type.name))
     if dtype == record_schema.FLOAT32:
       features[name] = tf.train.Feature(float_list=tf.train.FloatList(value=list(values)))
     else:
@@ -43,17 +37,18 @@ def make_example(record):
   return tf.train.Example(features=tf.train.Features(feature=features))
 
 
-def write_examples(path, records):
-  """Writes `records` (see make_example) to the TFRecord file `path`; returns how many.
+def write_examples(path, records, record_type):
+  """Writes `records` of `record_type` (see make_example) to the TFRecord file `path`.
 
-  The file appears whole or not at all (fileio.write_atomically).
+  Returns how many. The file appears whole or not at all
+  (fileio.write_atomically).
   """
   count = [0]
 
   def serialized():
     for record in records:
       count[0] += 1
-      yield make_example(record).SerializeToString()
+      yield make_example(record, record_type).SerializeToString()
 
   fileio.write_atomically(path, record_codec.tfrecord_chunks(serialized()))
   return count[0]

@@ -4,9 +4,11 @@
 `scalar_host_call` writes a model_fn's training scalars (losses, LIP weights,
 learning rate) through TPUEstimator's host call; `ExamplesPerSecondHook`
 measures throughput; `write_results` writes BERT's `key = value` results files
-and `read_scalar_summaries` reads the event files back (tests, the demo report).
+and `read_results` reads them; `read_scalar_summaries` reads the event files
+back (tests, the demo report).
 """
 
+import collections
 import os
 import time
 
@@ -117,3 +119,16 @@ def write_results(path, results, header=None):
         value = value.item()
       writer.write("%s = %s\n" % (key, value))
 
+
+def read_results(path):
+  """A results file of write_results (local or remote) -> {key: value string}.
+
+  Lines without ` = ` (a header) are skipped.
+  """
+  results = collections.OrderedDict()
+  with fileio.open_file(path) as reader:
+    for line in reader.read().decode("utf-8").splitlines():
+      key, sep, value = line.strip().partition(" = ")
+      if sep:
+        results[key] = value
+  return results

@@ -4,7 +4,9 @@
   `span` (CMRC 2018, DRCD) and `tagging` (MSRA-NER, People's Daily). Each
   holds its readers of the official files, feature conversion, head,
   decoding and metric, its own settings and defaults; `common` what they
-  share (windows over long inputs, padding, the readers' helpers).
+  share (a task, `Task`; the protocol the driver calls, `Family`, that each
+  family's class derives from; windows over long inputs, padding, the
+  readers' helpers).
   `cmrc2018_metric` is the CMRC 2018 / DRCD metric (cmrc2018_evaluate.py at
   the root is its command).
 - `tasks`: the registry of families and tasks; run_classifier.py,

@@ -19,6 +19,7 @@ from lert import fileio
 from lert.finetune import common
 from lert.records import record_schema
 import modeling
+import tokenization
 
 
 # TNEWS label codes 100..116 without 105 and 111, mapped to class ids 0..14
@@ -222,7 +223,7 @@ def convert_classification_examples(examples, labels, tokenizer,
     if ex.text_b is not None:
       tokens += tokens_b + ["[SEP]"]
       segment_ids += [1] * (len(tokens_b) + 1)
-    input_ids = tokenizer.convert_tokens_to_ids(tokens)
+    input_ids = tokenization.convert_tokens_to_ids(tokenizer.vocab, tokens)
     features.append(record_schema.CLASSIFICATION.make_record(
         unique_id=[unique_id_start + i],
         input_ids=common.pad(input_ids, max_seq_length),
@@ -249,24 +250,22 @@ def classification_accuracy(examples, predicted_ids, labels):
 # ---------------------------------------------------------------------------
 
 
-class ClassificationFamily(object):
+class ClassificationFamily(common.Family):
   """[CLS] pooled output -> dropout -> dense(num_labels); accuracy."""
 
   name = common.CLASSIFICATION
   main_metric = "accuracy"
-  extra_settings = ()  # rows beyond driver.SHARED_SETTINGS
   defaults = {"max_seq_length": 128, "learning_rate": 2e-5, "num_train_epochs": 3.0}
 
-  def convert(self, task, examples, tokenizer, settings, is_training):
+  def convert(self, task, examples, tokenizer, inputs, is_training):
     del is_training
     features, stats = convert_classification_examples(
-        examples, task.labels, tokenizer, settings.max_seq_length)
+        examples, task.labels, tokenizer, inputs.max_seq_length)
     return features, features, stats
 
-  def feature_spec(self, task, settings, is_training):
-    del task, is_training
-    return record_schema.CLASSIFICATION.tf_spec(
-        max_seq_length=settings.max_seq_length)
+  def record_type(self, is_training):
+    del is_training
+    return record_schema.CLASSIFICATION
 
   def head(self, task, bert_config, model, features, is_training):
     pooled = model.get_pooled_output()  # [B, H]
@@ -284,9 +283,9 @@ class ClassificationFamily(object):
                    "probabilities": tf.exp(log_probs)}
     return loss, predictions
 
-  def write_outputs(self, task, examples, features, outputs, settings,
+  def write_outputs(self, task, examples, features, outputs, inputs,
                     out_dir):
-    del settings
+    del inputs
     probs = [outputs[f["unique_id"][0]]["probabilities"] for f in features]
     predicted = [int(max(range(len(p)), key=lambda i: p[i])) for p in probs]
     with fileio.atomic_text(os.path.join(out_dir, "predictions.tsv")) as f:

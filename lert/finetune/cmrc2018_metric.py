@@ -235,11 +235,18 @@ def references_from_dataset(dataset, source="the data file"):
   return references
 
 
-def evaluate_references(references, predictions, log=None):
+def _prediction_error(prediction_source, message):
+  """A UserError about the predictions, naming their file when there is one."""
+  return errors.UserError("%s: %s" % (prediction_source, message) if prediction_source
+                          else message)
+
+
+def evaluate_references(references, predictions, log=None, prediction_source=None):
   """Scores predictions (id -> text) against references.
 
   `references` is a list of (question id, reference texts), or a dict; every
   entry counts once in TOTAL, as every question of the file does officially.
+  `prediction_source` (the predictions' file, if any) is named in errors.
 
   Returns OrderedDict with AVERAGE, F1, EM (percent), TOTAL and SKIP; a
   missing prediction counts as 0 for both scores and 1 in SKIP.
@@ -257,8 +264,8 @@ def evaluate_references(references, predictions, log=None):
     prediction = predictions[qid]
     if not isinstance(prediction, str):
       # str() of a list, null or number would be scored as if it were an answer.
-      raise errors.UserError("the prediction for question %s is %s %r, not a string" % (
-          qid, type(prediction).__name__, prediction))
+      raise _prediction_error(prediction_source, "the prediction for question %s is %s %r, "
+                              "not a string" % (qid, type(prediction).__name__, prediction))
     f1 += f1_score(answers, prediction)
     em += em_score(answers, prediction)
   total = len(references)
@@ -269,10 +276,15 @@ def evaluate_references(references, predictions, log=None):
       ("TOTAL", total), ("SKIP", skip)])
 
 
-def evaluate(dataset, predictions, log=None, source="the data file"):
-  """Scores predictions against parsed SQuAD-style JSON (see above)."""
+def evaluate(dataset, predictions, log=None, source="the data file",
+             prediction_source=None):
+  """Scores predictions against parsed SQuAD-style JSON (see above).
+
+  `source` names the dataset's file and `prediction_source` the predictions'
+  file (if any) in errors.
+  """
   if not isinstance(predictions, dict):
-    raise errors.UserError("the predictions are %s, not an object of question id -> "
-                           "answer text" % type(predictions).__name__)
+    raise _prediction_error(prediction_source, "the predictions are %s, not an object of "
+                            "question id -> answer text" % type(predictions).__name__)
   return evaluate_references(references_from_dataset(dataset, source), predictions,
-                             log)
+                             log, prediction_source)

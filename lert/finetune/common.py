@@ -1,7 +1,8 @@
 # coding=utf-8
 """What the three fine-tuning families share.
 
-Their names, the input settings that conversion and decoding read, the
+Their names, a task (`Task`), the protocol of a family that the driver calls
+(`Family`), the input settings that conversion and decoding read, the
 readers' helpers (file and line in every error, counts to report), windows
 over long inputs (span extraction and tagging), padding, and the pieces of a
 head (the output layer, a masked mean loss).
@@ -20,6 +21,7 @@ import modeling
 CLASSIFICATION = "classification"
 SPAN = "span"
 TAGGING = "tagging"
+FAMILY_NAMES = (CLASSIFICATION, SPAN, TAGGING)
 
 # What a family's conversion and decoding read from a run's settings.
 InputSettings = collections.namedtuple(
@@ -32,6 +34,79 @@ DOC_STRIDE = settings.Setting(
     "Inputs longer than one window are cut into overlapping windows that "
     "advance by this many tokens; each token is scored in the window where "
     "it has the most context.")
+
+
+class Task(object):
+  """A fine-tuning task.
+
+  Args:
+    name: the --task_name value.
+    family: CLASSIFICATION, SPAN or TAGGING.
+    splits: {split name: file name inside --data_dir}, official names.
+    reader: function(path) -> (examples, stats) (the family module's
+      readers); for tagging tasks function(path, labels), as --tag_scheme
+      picks the labels.
+    labels: label inventory (classification and tagging); ids index into it.
+      Tagging tasks give their BIO inventory; its entity types make the BIOES
+      one.
+    eval_split: split scored by --do_eval (the paper's reporting split).
+    predict_split: split written by --do_predict.
+  """
+
+  def __init__(self, name, family, splits, reader, labels=None,
+               eval_split="dev", predict_split="test"):
+    if family not in FAMILY_NAMES:
+      raise ValueError("task %s: unknown family %r" % (name, family))
+    if family != SPAN and not labels:
+      raise ValueError("task %s: a %s task needs labels" % (name, family))
+    for split in (eval_split, predict_split):
+      if split not in splits:
+        raise ValueError("task %s: split %r has no file" % (name, split))
+    self.name = name
+    self.family = family
+    self.splits = collections.OrderedDict(splits)
+    self.reader = reader
+    self.labels = tuple(labels) if labels else None
+    self.eval_split = eval_split
+    self.predict_split = predict_split
+
+  def with_labels(self, labels):
+    """A copy of this task with another label inventory."""
+    return Task(self.name, self.family, self.splits, self.reader, labels,
+                self.eval_split, self.predict_split)
+
+
+class Family(object):
+  """A task family: what the driver calls to convert, model and score its tasks.
+
+  `inputs` is the run's InputSettings; `task` a Task of this family.
+  """
+
+  name = None  # CLASSIFICATION, SPAN or TAGGING
+  main_metric = None  # the metric that picks the best checkpoint
+  extra_settings = ()  # settings.Setting rows beyond driver.SHARED_SETTINGS
+  defaults = {}  # the family's defaults of driver.SHARED_SETTINGS rows
+
+  def convert(self, task, examples, tokenizer, inputs, is_training):
+    """(features, TFRecord records, stats) of a split's examples."""
+    raise NotImplementedError()
+
+  def record_type(self, is_training):
+    """The record_schema.RecordType of the records `convert` gives."""
+    raise NotImplementedError()
+
+  def feature_spec(self, task, inputs, is_training):
+    """The TFRecord parsing spec of those records."""
+    del task
+    return self.record_type(is_training).tf_spec(max_seq_length=inputs.max_seq_length)
+
+  def head(self, task, bert_config, model, features, is_training):
+    """(loss or None when predicting, predictions keyed by unique_id)."""
+    raise NotImplementedError()
+
+  def write_outputs(self, task, examples, features, outputs, inputs, out_dir):
+    """Writes the split's prediction files; its metrics, or None without labels."""
+    raise NotImplementedError()
 
 
 # ---------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import os
 import random
 import time
 
-from absl import flags
 import tensorflow.compat.v1 as tf
 
 import lert
@@ -110,10 +109,11 @@ class FinetuneConfig(object):
   """Every setting of one run: SETTINGS with `family`'s defaults, plus `runtime`.
 
   Unknown names are an error.  Settings of other families keep their defaults
-  (e.g. doc_stride for a classification run).
+  (e.g. doc_stride for a classification run). `preserve_unused_tokens` is
+  passed to the tokenizer (Google's flag of that name, see config_from_flags).
   """
 
-  def __init__(self, family=None, runtime=None, **values):
+  def __init__(self, family=None, runtime=None, preserve_unused_tokens=False, **values):
     settings.check_names(SETTINGS, values, "fine-tuning setting")
     if family not in tasks.FAMILIES:
       raise ValueError("family must be one of %s, got %r" %
@@ -121,6 +121,7 @@ class FinetuneConfig(object):
     values = dict(tasks.FAMILIES[family].defaults, **values)
     self.__dict__.update(settings.complete(SETTINGS, values, "fine-tuning setting"))
     self.family = family
+    self.preserve_unused_tokens = preserve_unused_tokens
     self.runtime = runtime if runtime is not None else settings.RuntimeConfig(
         **RUNTIME_DEFAULTS)
 
@@ -147,7 +148,11 @@ def define_flags(flag_values, family):
 def config_from_flags(flag_values, family):
   """FinetuneConfig from the parsed flags of one family's script."""
   values = settings.read_flags(flag_values, settings_for(family))
-  return FinetuneConfig(family, settings.runtime_from_flags(flag_values), **values)
+  # tokenization.py defines Google's --preserve_unused_tokens on absl's global flags,
+  # so the scripts accept it; other FlagValues (tests) lack it.
+  preserve = ("preserve_unused_tokens" in flag_values and
+              flag_values["preserve_unused_tokens"].value)
+  return FinetuneConfig(family, settings.runtime_from_flags(flag_values), preserve, **values)
 
 
 # ---------------------------------------------------------------------------
@@ -230,12 +235,10 @@ class BestCheckpointKeeper(object):
     latest = tf.train.latest_checkpoint(self.best_dir) if tf.gfile.IsDirectory(
         self.best_dir) else None
     if latest and tf.gfile.Exists(results):
-      with tf.gfile.GFile(results) as f:
-        for line in f:
-          key, _, value = line.partition(" = ")
-          if key == metric:
-            self.best_value = float(value)
-            self.best_checkpoint = latest
+      value = summaries.read_results(results).get(metric)
+      if value is not None:
+        self.best_value = float(value)
+        self.best_checkpoint = latest
 
   def update(self, metrics, checkpoint_path, prediction_dir):
     """Keeps `checkpoint_path` if its metric beats the best so far."""
@@ -321,7 +324,8 @@ class _SplitData(object):
     elif config.runtime.use_tpu:
       records = _pad_records(records, config.predict_batch_size)
     self.path = os.path.join(config.output_dir, "%s.tf_record" % split)
-    self.num_records = input_pipeline.write_examples(self.path, records)
+    self.num_records = input_pipeline.write_examples(self.path, records,
+                                                     family.record_type(is_training))
     self.spec = family.feature_spec(task, config.input_settings(), is_training)
 
 
@@ -485,8 +489,9 @@ def run(task, config):
         tagging.entity_types(task.labels), config.tag_scheme))
   tokenization.validate_case_matches_checkpoint(config.do_lower_case,
                                                 config.init_checkpoint)
-  tokenizer = tokenization.FullTokenizer(config.vocab_file,
-                                         config.do_lower_case)
+  tokenizer = tokenization.FullTokenizer(
+      config.vocab_file, config.do_lower_case,
+      preserve_unused_tokens=config.preserve_unused_tokens)
   # Every token id must have an embedding row; checked before any graph is built.
   modeling.check_config(bert_config, config.bert_config_file,
                         vocab_size=len(tokenizer.vocab))
@@ -530,12 +535,3 @@ def main_for_family(family, flag_values):
     raise errors.UserError("--task_name is required")
   return run(tasks.get_task(config.task_name, family), config)
 
-
-def run_script(family, main):
-  """A run_*.py's entry point: defines the family's flags, then runs `main`.
-
-  absl runs it; a user error, bad data included, ends the run with one
-  `error:` line (errors.py).
-  """
-  define_flags(flags.FLAGS, family)
-  errors.run_main(main)

@@ -23,6 +23,7 @@ from lert.finetune import cmrc2018_metric
 from lert.finetune import common
 from lert.records import record_schema
 import modeling
+import tokenization
 
 # answers: list of {"text": str, "answer_start": int}; empty for unlabeled data.
 SpanExample = collections.namedtuple(
@@ -198,7 +199,7 @@ def convert_span_examples(examples, tokenizer, max_seq_length, doc_stride,
         segment_ids.append(1)
       tokens.append("[SEP]")
       segment_ids.append(1)
-      input_ids = tokenizer.convert_tokens_to_ids(tokens)
+      input_ids = tokenization.convert_tokens_to_ids(tokenizer.vocab, tokens)
       start_position = end_position = 0
       if is_training:
         first, last = answer_span
@@ -305,25 +306,23 @@ def decode_spans(examples, features, results, n_best_size, max_answer_length):
 # ---------------------------------------------------------------------------
 
 
-class SpanFamily(object):
+class SpanFamily(common.Family):
   """Sequence output -> dense(2) start/end logits; CMRC EM and F1."""
 
   name = common.SPAN
   main_metric = "F1"
-  extra_settings = SETTINGS  # rows beyond driver.SHARED_SETTINGS
+  extra_settings = SETTINGS
   defaults = {"max_seq_length": 512, "learning_rate": 3e-5, "num_train_epochs": 2.0}
 
-  def convert(self, task, examples, tokenizer, settings, is_training):
+  def convert(self, task, examples, tokenizer, inputs, is_training):
     del task
     features, stats = convert_span_examples(
-        examples, tokenizer, settings.max_seq_length, settings.doc_stride,
-        settings.max_query_length, is_training)
+        examples, tokenizer, inputs.max_seq_length, inputs.doc_stride,
+        inputs.max_query_length, is_training)
     return features, [f.to_record(is_training) for f in features], stats
 
-  def feature_spec(self, task, settings, is_training):
-    del task
-    record_type = record_schema.SPAN_TRAINING if is_training else record_schema.SPAN
-    return record_type.tf_spec(max_seq_length=settings.max_seq_length)
+  def record_type(self, is_training):
+    return record_schema.SPAN_TRAINING if is_training else record_schema.SPAN
 
   def head(self, task, bert_config, model, features, is_training):
     del task
@@ -346,14 +345,14 @@ class SpanFamily(object):
                   position_loss(end_logits, features["end_positions"]))
     return loss, predictions
 
-  def write_outputs(self, task, examples, features, outputs, settings,
+  def write_outputs(self, task, examples, features, outputs, inputs,
                     out_dir):
     del task
     results = dict((uid, (list(o["start_logits"]), list(o["end_logits"])))
                    for uid, o in outputs.items())
     predictions, nbest = decode_spans(
-        examples, features, results, settings.n_best_size,
-        settings.max_answer_length)
+        examples, features, results, inputs.n_best_size,
+        inputs.max_answer_length)
     for name, obj in (("predictions.json", predictions),
                       ("nbest_predictions.json", nbest)):
       with fileio.atomic_text(os.path.join(out_dir, name)) as f:

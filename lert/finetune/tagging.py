@@ -19,6 +19,7 @@ from lert import settings
 from lert.finetune import common
 from lert.records import record_schema
 import modeling
+import tokenization
 
 # ---------------------------------------------------------------------------
 # Label inventories
@@ -210,7 +211,7 @@ def convert_tagging_examples(examples, labels, tokenizer, max_seq_length,
     best = common.best_window_per_position(len(pieces), windows)
     for w, (start, size) in enumerate(windows):
       tokens = ["[CLS]"] + pieces[start:start + size] + ["[SEP]"]
-      input_ids = tokenizer.convert_tokens_to_ids(tokens)
+      input_ids = tokenization.convert_tokens_to_ids(tokenizer.vocab, tokens)
       if ex.labels is not None:
         label_ids = [0] + [label_map[label] for label in
                            ex.labels[start:start + size]] + [0]
@@ -343,24 +344,24 @@ def entity_f1(gold_sequences, pred_sequences):
 # ---------------------------------------------------------------------------
 
 
-class TaggingFamily(object):
+class TaggingFamily(common.Family):
   """Sequence output -> dropout -> dense(num_labels) per character; entity F1."""
 
   name = common.TAGGING
   main_metric = "f1"
-  extra_settings = SETTINGS  # rows beyond driver.SHARED_SETTINGS
+  extra_settings = SETTINGS
   defaults = {"max_seq_length": 256, "learning_rate": 3e-5, "num_train_epochs": 3.0}
 
-  def convert(self, task, examples, tokenizer, settings, is_training):
+  def convert(self, task, examples, tokenizer, inputs, is_training):
     del is_training
     features, stats = convert_tagging_examples(
-        examples, task.labels, tokenizer, settings.max_seq_length,
-        settings.doc_stride)
+        examples, task.labels, tokenizer, inputs.max_seq_length,
+        inputs.doc_stride)
     return features, [f.to_record() for f in features], stats
 
-  def feature_spec(self, task, settings, is_training):
-    del task, is_training
-    return record_schema.TAGGING.tf_spec(max_seq_length=settings.max_seq_length)
+  def record_type(self, is_training):
+    del is_training
+    return record_schema.TAGGING
 
   def head(self, task, bert_config, model, features, is_training):
     sequence = model.get_sequence_output()  # [B, S, H]
@@ -379,9 +380,9 @@ class TaggingFamily(object):
     # Only character positions count, not [CLS], [SEP] or padding.
     return common.masked_mean(per_token, features["label_mask"]), predictions
 
-  def write_outputs(self, task, examples, features, outputs, settings,
+  def write_outputs(self, task, examples, features, outputs, inputs,
                     out_dir):
-    del settings
+    del inputs
     results = dict((uid, list(o["tag_ids"])) for uid, o in outputs.items())
     tags = assemble_tag_predictions(examples, features, results, task.labels)
     with fileio.atomic_text(os.path.join(out_dir, "predictions.txt")) as f:

@@ -1,7 +1,7 @@
 # coding=utf-8
 """The registry: the three families, and the tasks the scripts register.
 
-A task is a name, a family, its split files and a reader (see `Task`);
+A task is a name, a family, its split files and a reader (see common.Task);
 run_classifier.py, run_cmrc2018.py and run_ner.py register theirs in a few
 lines each, and the driver looks them up by --task_name.
 """
@@ -21,46 +21,6 @@ from lert.finetune import tagging
 FAMILIES = collections.OrderedDict(
     (family.name, family) for family in (classification.ClassificationFamily(),
                                          span.SpanFamily(), tagging.TaggingFamily()))
-
-
-class Task(object):
-  """A fine-tuning task.
-
-  Args:
-    name: the --task_name value.
-    family: common.CLASSIFICATION, common.SPAN or common.TAGGING.
-    splits: {split name: file name inside --data_dir}, official names.
-    reader: function(path) -> (examples, stats) (the family module's
-      readers); for tagging tasks function(path, labels), as --tag_scheme
-      picks the labels.
-    labels: label inventory (classification and tagging); ids index into it.
-      Tagging tasks give their BIO inventory; its entity types make the BIOES
-      one.
-    eval_split: split scored by --do_eval (the paper's reporting split).
-    predict_split: split written by --do_predict.
-  """
-
-  def __init__(self, name, family, splits, reader, labels=None,
-               eval_split="dev", predict_split="test"):
-    if family not in FAMILIES:
-      raise ValueError("task %s: unknown family %r" % (name, family))
-    if family != common.SPAN and not labels:
-      raise ValueError("task %s: a %s task needs labels" % (name, family))
-    for split in (eval_split, predict_split):
-      if split not in splits:
-        raise ValueError("task %s: split %r has no file" % (name, split))
-    self.name = name
-    self.family = family
-    self.splits = collections.OrderedDict(splits)
-    self.reader = reader
-    self.labels = tuple(labels) if labels else None
-    self.eval_split = eval_split
-    self.predict_split = predict_split
-
-  def with_labels(self, labels):
-    """A copy of this task with another label inventory."""
-    return Task(self.name, self.family, self.splits, self.reader, labels,
-                self.eval_split, self.predict_split)
 
 
 TASKS = collections.OrderedDict()

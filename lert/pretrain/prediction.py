@@ -20,6 +20,7 @@ from lert.checkpoints import checkpoint_names
 from lert import errors
 from lert import linguistics
 import modeling
+import tokenization
 
 MASK_TOKEN = "[MASK]"
 
@@ -41,7 +42,7 @@ def _instance(text, tokens, original_tokens, masked, tokenizer):
   return {
       "text": text,
       "tokens": tokens,
-      "input_ids": tokenizer.convert_tokens_to_ids(tokens),
+      "input_ids": tokenization.convert_tokens_to_ids(tokenizer.vocab, tokens),
       "masked_lm_positions": [i + 1 for i in masked],
       "original_tokens": [original_tokens[i] for i in masked] if original_tokens else None,
   }
