@@ -21,8 +21,9 @@ import re
 
 import tensorflow.compat.v1 as tf
 
+from lert.settings import OPTIMIZER_NAMES  # noqa: F401  (--optimizer's values; API)
+
 DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
-OPTIMIZER_NAMES = ("adamw", "lamb")
 
 
 def learning_rate_schedule(init_lr, global_step, num_train_steps,

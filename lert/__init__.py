@@ -4,7 +4,8 @@ Layering (imports go down only): the root commands (`run_*.py`,
 `create_pretraining_data.py`, the converters) use `lert.*` packages, which
 use the Google-BERT-compatible base modules at the root (`modeling`,
 `tokenization`, `optimization`); those use only `lert.errors`,
-`lert.linguistics` and `lert.fileio` (which uses only `lert.errors`).
+`lert.linguistics`, `lert.fileio` and `lert.settings` (TensorFlow-free modules that
+use only `lert.errors`).
 """
 
 import os

@@ -25,10 +25,13 @@ import os
 import sys
 
 from lert import errors
-import optimization
 
 # Values of --distribution.
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
+# Values of --optimizer (optimization.get_optimizer builds them). Declared here, not in
+# optimization.py, so that reading settings never imports TensorFlow (the data generator's
+# processes must not).
+OPTIMIZER_NAMES = ("adamw", "lamb")
 
 Setting = collections.namedtuple("Setting", ["name", "kind", "default", "help"])
 Setting.__doc__ = """One setting: `kind` is an absl DEFINE_<kind> or "enum:a,b,c"."""
@@ -107,7 +110,7 @@ RUNTIME_SETTINGS = (
     Setting("inter_op_threads", "integer", None,
             "Ops run side by side (default: 1 without a GPU, else TF's choice)."),
     Setting("intra_op_threads", "integer", 0, "Threads inside one op (0: all cores)."),
-    Setting("optimizer", "enum:" + ",".join(optimization.OPTIMIZER_NAMES), "adamw",
+    Setting("optimizer", "enum:" + ",".join(OPTIMIZER_NAMES), "adamw",
             "adamw (BERT's AdamWeightDecay) or lamb."),
     Setting("grad_accum_steps", "integer", 1,
             "Micro-batches of train_batch_size accumulated per update (the "

@@ -25,6 +25,7 @@ from lert import errors  # noqa: E402
 from lert import settings  # noqa: E402
 from lert import fileio  # noqa: E402
 from lert import linguistics  # noqa: E402
+from lert.engine import summaries  # noqa: E402
 import tokenization  # noqa: E402
 
 HEADS = ("mlm",) + linguistics.TASKS
@@ -36,13 +37,7 @@ def read_results(path):
   """`key = value` lines (BERT's eval_results.txt) -> dict of strings."""
   if not os.path.exists(path):
     raise errors.UserError("%s is missing: did the step that writes it run?" % path)
-  results = {}
-  with io.open(path, encoding="utf-8") as reader:
-    for line in reader:
-      key, sep, value = line.strip().partition(" = ")
-      if sep:
-        results[key] = value
-  return results
+  return summaries.read_results(path)
 
 
 def head_results(results):

@@ -27,14 +27,8 @@ TINY_BERT_CONFIG = {
     "vocab_size": 21128}
 
 
-def read_results(path):
-  """`key = value` lines (eval_results.txt and the like) -> {key: value string}."""
-  results = {}
-  with open(str(path), encoding="utf-8") as handle:
-    for line in handle:
-      key, _, value = line.strip().partition(" = ")
-      results[key] = value
-  return results
+# The one reader of `key = value` results files (eval_results.txt and the like).
+from lert.engine.summaries import read_results  # noqa: E402,F401
 
 # Sentences for a tiny raw corpus (repeated, they make a few pretraining instances).
 TINY_CORPUS_TEXT = (u"哈工大位于冰城哈尔滨。北京是中国的首都，人民在这里生活和工作。"

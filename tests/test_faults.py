@@ -93,8 +93,8 @@ def test_resuming_pretraining_over_another_models_checkpoint(data, tmp_path):
   assert status == 0, output[-3000:]
   status, output = pretrain(data, out, data["config48"], 2)
   assert_one_error(status, output, "--output_dir %s holds a checkpoint of another model" % out,
-                   "model.ckpt-1", "bert/embeddings/word_embeddings has shape [21128, 32] "
-                   "there and [21128, 48]", data["config48"])
+                   "model.ckpt-1", "shape differs for bert/embeddings/word_embeddings "
+                   "(model [21128, 48], checkpoint [21128, 32])", data["config48"])
 
 
 def test_finetuning_over_another_models_checkpoint_and_a_wrong_init_checkpoint(data,
@@ -104,11 +104,11 @@ def test_finetuning_over_another_models_checkpoint_and_a_wrong_init_checkpoint(d
   assert status == 0, output[-3000:]
   status, output = finetune(data, small, data["config48"])
   assert_one_error(status, output, "--output_dir %s holds a checkpoint of another model" %
-                   small, "[21128, 32] there and [21128, 48]")
+                   small, "(model [21128, 48], checkpoint [21128, 32])")
   status, output = finetune(data, tmp_path / "fresh", data["config48"],
                             "--init_checkpoint=%s" % small)
   assert_one_error(status, output, "--init_checkpoint %s" % small, "does not fit the model of "
-                   + data["config48"], "[21128, 32] there and [21128, 48] in this model")
+                   + data["config48"], "(model [21128, 48], checkpoint [21128, 32])")
 
 
 # --- A full disk ------------------------------------------------------------------------

@@ -78,16 +78,16 @@ def check_model_fits(bert_config, config_file, output_dir, init_checkpoint,
   if difference is None:
     return
   name, theirs, ours, count = difference
-  more = " (%d variables differ in all)" % count if count > 1 else ""
+  # The form of checkpoint_report's message, which names every variable.
+  differs = "shape differs for %s (model %s, checkpoint %s)%s" % (
+      name, ours, theirs, " and %d more variables" % (count - 1) if count > 1 else "")
   if resume:
     raise errors.UserError(
-        "--output_dir %s holds a checkpoint of another model (%s): %s has shape %s "
-        "there and %s in the model of %s%s; use another --output_dir, or the config "
-        "that checkpoint was trained with" % (output_dir, resume, name, theirs, ours,
-                                             config_file, more))
-  raise errors.UserError(
-      "--init_checkpoint %s does not fit the model of %s: %s has shape %s there and "
-      "%s in this model%s" % (init_checkpoint, config_file, name, theirs, ours, more))
+        "--output_dir %s holds a checkpoint of another model (%s) than %s: %s; use "
+        "another --output_dir, or the config that checkpoint was trained with" % (
+            output_dir, resume, config_file, differs))
+  raise errors.UserError("--init_checkpoint %s does not fit the model of %s: %s" % (
+      init_checkpoint, config_file, differs))
 
 
 def read_checkpoint(prefix):
