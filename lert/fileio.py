@@ -55,7 +55,8 @@ def _gfile(function, *args, **kwargs):
 
 @contextlib.contextmanager
 def open_file(path, mode="rb"):
-  """A binary file object of `path` (mode "rb" or "wb")."""
+  """A binary file object of `path` (a string or os.PathLike; mode "rb" or "wb")."""
+  path = os.fspath(path)
   if not is_remote(path):
     with open(path, mode) as handle:
       yield handle
