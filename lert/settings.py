@@ -22,6 +22,7 @@ without tf.estimator) can take the same config.
 import argparse
 import collections
 import os
+import re
 import sys
 
 from lert import errors
@@ -103,6 +104,10 @@ RUNTIME_SETTINGS = (
             "tf.distribute strategy for several GPUs (mirrored) or machines "
             "(multi_worker, cluster from TF_CONFIG)."),
     Setting("num_gpus", "integer", 0, "GPUs for --distribution=mirrored (0: all visible)."),
+    Setting("mirrored_devices", "list", [],
+            "Devices for --distribution=mirrored instead of --num_gpus, e.g. "
+            "/gpu:0,/gpu:2; /cpu:0,/cpu:1 splits the CPU into that many devices "
+            "(a replica each)."),
     Setting("use_xla", "bool", False, "XLA auto-clustering (jit)."),
     Setting("use_amp", "bool", False,
             "Mixed precision: float16 with dynamic loss scaling on GPUs; "
@@ -165,6 +170,16 @@ class RuntimeConfig(object):
     if self.use_tpu and self.distribution != "none":
       raise errors.UserError("--use_tpu and --distribution=%s exclude each other" %
                              self.distribution)
+    if self.mirrored_devices:
+      if self.distribution != "mirrored":
+        raise errors.UserError("--mirrored_devices is for --distribution=mirrored, "
+                               "not --distribution=%s" % self.distribution)
+      if self.num_gpus:
+        raise errors.UserError("give --mirrored_devices or --num_gpus, not both")
+      bad = [d for d in self.mirrored_devices if not re.match(r"^/(gpu|cpu):\d+$", d)]
+      if bad or len(set(self.mirrored_devices)) != len(self.mirrored_devices):
+        raise errors.UserError("--mirrored_devices must be distinct devices such as "
+                               "/gpu:0 or /cpu:1, got %s" % ",".join(self.mirrored_devices))
     if self.distribution == "multi_worker" and "TF_CONFIG" not in os.environ:
       raise errors.UserError(
           "--distribution=multi_worker needs the TF_CONFIG environment variable "

@@ -51,7 +51,7 @@ _AMP_CPU_LISTS_REMOVE = {
 
 
 def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0,
-                   use_amp=False):
+                   use_amp=False, cpu_devices=1):
   """ConfigProto for training: XLA, CPU thread pools, CPU mixed precision.
 
   use_amp on a machine without a GPU turns on oneDNN's bfloat16 auto mixed
@@ -62,13 +62,16 @@ def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0,
   inter_op_threads=None picks 1 on machines without a GPU: with oneDNN every
   large op already uses all cores (intra-op), and running several such ops at
   once only oversubscribes them (measured on 2 cores: 1.5x faster training).
-  0 leaves a pool size to TensorFlow.
+  0 leaves a pool size to TensorFlow. cpu_devices > 1 splits the CPU into that
+  many devices (/cpu:0, /cpu:1, ...) for --mirrored_devices.
   """
   if inter_op_threads is None:
     inter_op_threads = 1 if settings.cpu_only() else 0
   config = tf.ConfigProto(allow_soft_placement=True,
                           inter_op_parallelism_threads=inter_op_threads,
                           intra_op_parallelism_threads=intra_op_threads)
+  if cpu_devices > 1:
+    config.device_count["CPU"] = cpu_devices
   if use_amp and settings.cpu_only():
     for name, ops in _AMP_CPU_LISTS_REMOVE.items():
       # Read by grappler when a session's graph is optimised: set before it.
@@ -88,18 +91,25 @@ def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0,
   return config
 
 
-def make_distribution(distribution, num_gpus=0):
+def cpu_device_count(devices):
+  """How many CPU devices --mirrored_devices needs (/cpu:N -> N + 1; at least 1)."""
+  return max([1] + [int(d.split(":")[1]) + 1 for d in devices if d.startswith("/cpu:")])
+
+
+def make_distribution(distribution, num_gpus=0, devices=()):
   """A tf.distribute strategy for `distribution` in settings.DISTRIBUTIONS, or None.
 
-  "mirrored": synchronous data parallelism over this machine's GPUs (or the
-  CPU if there are none).  "multi_worker": synchronous all-reduce across the
-  machines listed in the TF_CONFIG environment variable.
+  "mirrored": synchronous data parallelism over `devices` (--mirrored_devices),
+  else this machine's first `num_gpus` GPUs, all of them (0), or the CPU if
+  there are none.  "multi_worker": synchronous all-reduce across the machines
+  listed in the TF_CONFIG environment variable.
   """
   if distribution == "none":
     return None
   if distribution == "mirrored":
-    devices = (["/gpu:%d" % i for i in range(num_gpus)] if num_gpus else None)
-    return tf.distribute.MirroredStrategy(devices=devices)
+    if not devices and num_gpus:
+      devices = ["/gpu:%d" % i for i in range(num_gpus)]
+    return tf.distribute.MirroredStrategy(devices=list(devices) or None)
   return tf.distribute.experimental.MultiWorkerMirroredStrategy()
 
 
@@ -120,16 +130,19 @@ def make_estimator(model_fn, output_dir, runtime, train_batch_size=32,
                 keep_checkpoint_max=runtime.keep_checkpoint_max,
                 log_step_count_steps=runtime.log_step_count_steps,
                 save_summary_steps=runtime.save_summary_steps,
-                session_config=session_config(runtime.use_xla, inter_op_threads,
-                                              runtime.intra_op_threads,
-                                              runtime.use_amp))
+                session_config=session_config(
+                    runtime.use_xla, inter_op_threads, runtime.intra_op_threads,
+                    runtime.use_amp, cpu_device_count(runtime.mirrored_devices)))
 
   if not HAS_ESTIMATOR:
     return _session_runner_estimator(model_fn, output_dir, runtime, train_batch_size,
                                      eval_batch_size, predict_batch_size, params)
-  strategy = make_distribution(runtime.distribution, runtime.num_gpus)
+  strategy = make_distribution(runtime.distribution, runtime.num_gpus,
+                               runtime.mirrored_devices)
   if strategy is not None:
     replicas = strategy.num_replicas_in_sync
+    tf.logging.info("--distribution=%s: %d replicas (%s)", runtime.distribution, replicas,
+                    ", ".join(runtime.mirrored_devices) or "the devices TensorFlow sees")
     for name, size in (("train_batch_size", train_batch_size),
                        ("eval_batch_size", eval_batch_size)):
       if size % replicas:
