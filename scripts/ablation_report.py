@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lert import errors  # noqa: E402
 from lert import settings  # noqa: E402
-from repeat_seeds import max_avg, read_results  # noqa: E402
+from repeat_seeds import max_avg, read_numbers  # noqa: E402
 
 INITS = (("random", "random initialisation"), ("mlm", "MLM only"),
          ("jieba", "LERT, jieba labels"), ("gold", "LERT, People's Daily gold labels"))
@@ -39,7 +39,7 @@ def collect(out, seeds):
         path = os.path.join(out, "%s_%s" % (prefix, init), "seed_%d" % seed, name)
         if not os.path.exists(path):
           raise errors.UserError("%s is missing: did that fine-tuning run?" % path)
-        results = read_results(path)
+        results = read_numbers(path)
         if key not in results:
           raise errors.UserError("%s has no %s" % (path, key))
         values.append(results[key])
@@ -47,7 +47,7 @@ def collect(out, seeds):
   pretraining = {}
   for init, _ in INITS[1:]:
     path = os.path.join(out, "pretrain_%s" % init, "eval_results.txt")
-    results = read_results(path)
+    results = read_numbers(path)
     pretraining[init] = {key[:-len("_accuracy")]: value for key, value in results.items()
                          if key.endswith("_accuracy") and key != "masked_lm_accuracy"}
   return scores, pretraining

@@ -26,16 +26,14 @@ import modeling
 import run_pretraining
 from lert.engine import summaries
 from lert.checkpoints import tf_checkpoints
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, TINY_BERT_CONFIG, read_results  # noqa: F401
 
 SEQ = 32
 PREDICTIONS = 5
-TINY_CONFIG = {
-    "attention_probs_dropout_prob": 0.0, "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.0, "hidden_size": 32, "initializer_range": 0.02,
-    "intermediate_size": 64, "max_position_embeddings": 64,
-    "num_attention_heads": 4, "num_hidden_layers": 2, "type_vocab_size": 2,
-    "vocab_size": 21128}
+# The shared tiny model without dropout (losses must fall reliably), 4 heads, 64 positions.
+TINY_CONFIG = dict(TINY_BERT_CONFIG, attention_probs_dropout_prob=0.0,
+                   hidden_dropout_prob=0.0, max_position_embeddings=64,
+                   num_attention_heads=4)
 
 
 def synthetic_examples(count, seed, labelled=("pos", "ner", "dep"), seq=SEQ):
@@ -99,15 +97,6 @@ def run_main(**overrides):
 def read_scalars(output_dir):
   """{tag: {step: value}} from every event file directly in output_dir."""
   return summaries.read_scalar_summaries(output_dir)
-
-
-def read_results(path):
-  results = {}
-  with open(path) as f:
-    for line in f:
-      key, _, value = line.strip().partition(" = ")
-      results[key] = value
-  return results
 
 
 def test_train_eval_lowers_loss_with_every_head_and_lip_summaries(data_dir, tmp_path):
