@@ -38,10 +38,11 @@ def report(message):
 
 
 _NO_SPACE_REASONS = ("No space left on device", "Disk quota exceeded")
-# TensorFlow's temporaries: "<file>.tmp<32 hex>" (atomic file writes) and
-# "<checkpoint prefix>_temp/..." (a checkpoint being saved).
-_TF_TEMP_FILE = re.compile(r"^(.*)\.tmp[0-9a-f]{32}$")
-_TF_TEMP_DIR = re.compile(r"^(.*)_temp/")
+# TensorFlow's temporaries: "<file>.tmp<32 hex>" (atomic file writes) and the folder
+# of a checkpoint being saved, "<prefix>_temp/..." (TF 2) or "<prefix>_temp_<32 hex>/..."
+# (TF 1.15). Group 1 is the final name, group 2 the temporary to remove.
+_TF_TEMP_FILE = re.compile(r"^((.*)\.tmp[0-9a-f]{32})$")
+_TF_TEMP_DIR = re.compile(r"^((.*)_temp(?:_[0-9a-f]{32})?)/")
 
 
 def out_of_space(exception):
@@ -63,13 +64,13 @@ def _final_name(path):
   for pattern, is_dir in ((_TF_TEMP_DIR, True), (_TF_TEMP_FILE, False)):
     found = pattern.match(path)
     if found:
-      temporary = found.group(1) + "_temp" if is_dir else path
+      temporary, final = found.group(1), found.group(2)
       if "://" not in temporary:  # remote file systems keep no local leftovers
         if is_dir:
           shutil.rmtree(temporary, ignore_errors=True)
         elif os.path.isfile(temporary):
           os.remove(temporary)
-      return found.group(1)
+      return final
   return path
 
 
