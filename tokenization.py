@@ -284,11 +284,33 @@ def _classify(char):
   return _WORD
 
 
+def _classify_keeping_controls(char):
+  """The classes of HFL's CMRC 2018 baseline (its `customize_tokenizer`).
+
+  Nothing is removed: a control or format character (Cc, Cf; Google's
+  `_is_control`; NUL too) becomes a word of its own, so it is one [UNK] in
+  place; other C* characters (private use, unassigned, surrogates) and U+FFFD
+  are ordinary word characters. A control character that str.split() treats as
+  whitespace (U+001C-U+001F, U+0085, ...) separates words, as it does there.
+  """
+  if _is_whitespace(char) or char.isspace():
+    return _SPACE
+  if _is_chinese_char(ord(char)):
+    return _CJK
+  if char not in ("\t", "\n", "\r") and unicodedata.category(char) in ("Cc", "Cf"):
+    return _CJK  # a word of its own, like an ideograph
+  return _WORD
+
+
 class _ClassTable(dict):
   """str.translate table code point -> class letter, filled on first sight."""
 
+  def __init__(self, classify):
+    super(_ClassTable, self).__init__()
+    self.classify = classify
+
   def __missing__(self, code):
-    letter = _classify(chr(code))
+    letter = self.classify(chr(code))
     self[code] = letter
     return letter
 
@@ -298,9 +320,13 @@ class _CleanTable(dict):
   dropped characters -> None, whitespace -> " ", CJK -> " x ", others unchanged.
   U+2028/U+2029 stay; str.split() splits on them as BERT's whitespace_tokenize does."""
 
+  def __init__(self, classify):
+    super(_CleanTable, self).__init__()
+    self.classify = classify
+
   def __missing__(self, code):
     char = chr(code)
-    letter = _classify(char)
+    letter = self.classify(char)
     if letter == _DROP:
       value = None
     elif letter == _CJK:
@@ -331,24 +357,40 @@ class _NonSpacingMarkTable(dict):
     return value
 
 
-_CLASS_TABLE = _ClassTable()
-_CLEAN_TABLE = _CleanTable()
+# Text rules: (class table, clean table) for BERT's cleaning, and for HFL's CMRC
+# 2018 baseline, which keeps control characters as words (split_control_chars).
+_BERT_RULES = (_ClassTable(_classify), _CleanTable(_classify))
+_BASELINE_RULES = (_ClassTable(_classify_keeping_controls),
+                   _CleanTable(_classify_keeping_controls))
 _PUNCTUATION = _PunctuationTable()
 _NON_SPACING_MARK = _NonSpacingMarkTable()
 _WORD_RUN = re.compile(r"c+|[wd]+")
+
+
+def _punctuation_pieces(word):
+  """(begin, end) of each punctuation character of `word` and each run between."""
+  begin = 0
+  for index, char in enumerate(word):
+    if _PUNCTUATION[char]:
+      if begin < index:
+        yield begin, index
+      yield index, index + 1
+      begin = index + 1
+  if begin < len(word):
+    yield begin, len(word)
 _NON_SPACE_RUN = re.compile(r"\S+")
 
 
-def _clean_words(text):
+def _clean_words(text, rules):
   """Steps 1-3 of the pipeline: the whitespace-separated words of cleaned text."""
-  return text.translate(_CLEAN_TABLE).split()
+  return text.translate(rules[1]).split()
 
 
-def _clean_words_with_positions(text):
+def _clean_words_with_positions(text, rules):
   """Like _clean_words, but yields (word, base, positions): the k-th character of
   `word` is text[base + k] if positions is None (no character was dropped inside
   the word), else text[positions[k]]."""
-  classes = text.translate(_CLASS_TABLE)
+  classes = text.translate(rules[0])
   for match in _WORD_RUN.finditer(classes):
     start, end = match.span()
     run = match.group()
@@ -365,12 +407,12 @@ def _clean_words_with_positions(text):
         yield "".join(text[position] for position in positions), 0, positions
 
 
-def _tokenize_with_offsets(text, cache, split_word):
+def _tokenize_with_offsets(text, rules, cache, split_word):
   """Shared body of the tokenize_with_offsets methods: `cache` maps a word to
   (tokens, word-character spans) and `split_word` computes a missing entry."""
   text = convert_to_unicode(text)
   tokens, starts, ends = [], [], []
-  for word, base, positions in _clean_words_with_positions(text):
+  for word, base, positions in _clean_words_with_positions(text, rules):
     entry = cache.get(word)
     if entry is None:
       entry = split_word(word)
@@ -412,6 +454,27 @@ def _strip_accents_with_sources(word):
   return normalized, sources
 
 
+def _lower_with_sources(word):
+  """Lower-cases `word` without stripping accents: (lowered, sources) as in
+  _strip_accents_with_sources.
+
+  Each punctuation character and each run between them is lowered on its own,
+  as when punctuation is split off before lower() (HFL's baseline): Greek final
+  sigma depends on the neighbours lower() sees.
+  """
+  lowered, sources = [], []
+  for begin, end in _punctuation_pieces(word):
+    low = word[begin:end].lower()
+    piece_sources = []
+    for index in range(begin, end):
+      piece_sources.extend([(index, index + 1)] * len(word[index].lower()))
+    if len(piece_sources) != len(low):
+      piece_sources = [(begin, end)] * len(low)
+    lowered.append(low)
+    sources.extend(piece_sources)
+  return "".join(lowered), sources
+
+
 def _span_of(sources, begin, end):
   """The word-character span covering normalized characters [begin, end)."""
   starts = [sources[k][0] for k in range(begin, end)]
@@ -437,12 +500,12 @@ class _BoundedCache(dict):
 # Tokenizers
 # ---------------------------------------------------------------------------
 
-def _tokenize_cached(text, cache, split_word):
+def _tokenize_cached(text, rules, cache, split_word):
   """Tokens of `text`: each whitespace-separated word split by `split_word`, whose
   result (tokens first) the word cache keeps."""
   text = convert_to_unicode(text)
   tokens = []
-  for word in _clean_words(text):
+  for word in _clean_words(text, rules):
     entry = cache.get(word)
     if entry is None:
       entry = split_word(word)
@@ -451,20 +514,30 @@ def _tokenize_cached(text, cache, split_word):
 
 
 class BasicTokenizer(object):
-  """Steps 1-5: cleaning, CJK splitting, lower-casing/accent stripping, punctuation."""
+  """Steps 1-5: cleaning, CJK splitting, lower-casing/accent stripping, punctuation.
 
-  def __init__(self, do_lower_case=True):
+  `strip_accents` (None: as `do_lower_case`, HF's convention) and
+  `split_control_chars` change steps 1 and 4 to the rules of HFL's CMRC 2018
+  baseline (strip_accents=False, split_control_chars=True): lower-casing
+  without NFD, and control characters kept as words of their own ([UNK])
+  instead of being removed.
+  """
+
+  def __init__(self, do_lower_case=True, strip_accents=None, split_control_chars=False):
     self.do_lower_case = do_lower_case
+    self.strip_accents = do_lower_case if strip_accents is None else strip_accents
+    self.split_control_chars = split_control_chars
+    self._rules = _BASELINE_RULES if split_control_chars else _BERT_RULES
     self._word_cache = _BoundedCache()
 
   def tokenize(self, text):
     """Returns the list of basic tokens of `text` (str or UTF-8 bytes)."""
-    return _tokenize_cached(text, self._word_cache, self._split_word)
+    return _tokenize_cached(text, self._rules, self._word_cache, self._split_word)
 
   def tokenize_with_offsets(self, text):
     """Returns (tokens, char_starts, char_ends): tokens as tokenize() gives them, and
     for each the [start, end) span of the characters of `text` it came from."""
-    return _tokenize_with_offsets(text, self._word_cache, self._split_word)
+    return _tokenize_with_offsets(text, self._rules, self._word_cache, self._split_word)
 
   def _split_word(self, word):
     """Steps 4-5 for one word, cached: (tokens, word-character spans)."""
@@ -477,8 +550,10 @@ class BasicTokenizer(object):
     Returns (tokens, spans, sources): spans[i] is the word-character span of
     tokens[i]; sources[i][k] is the word-character span of tokens[i][k].
     """
-    if self.do_lower_case:
+    if self.strip_accents:
       normalized, sources = _strip_accents_with_sources(word)
+    elif self.do_lower_case:
+      normalized, sources = _lower_with_sources(word)
     else:
       normalized = word
       sources = [(index, index + 1) for index in range(len(word))]
@@ -570,12 +645,17 @@ class FullTokenizer(object):
   With `preserve_unused_tokens`, a word that is a vocabulary entry like
   "[unused0]" stays one token (a way to add tokens without a new vocabulary);
   None takes the value of Google BERT's --preserve_unused_tokens flag.
+  `strip_accents` and `split_control_chars` are BasicTokenizer's.
   """
 
-  def __init__(self, vocab_file, do_lower_case=True, preserve_unused_tokens=None):
+  def __init__(self, vocab_file, do_lower_case=True, preserve_unused_tokens=None,
+               strip_accents=None, split_control_chars=False):
     self.vocab = load_vocab(vocab_file)
     self.inv_vocab = {index: token for token, index in self.vocab.items()}
-    self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
+    self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case,
+                                          strip_accents=strip_accents,
+                                          split_control_chars=split_control_chars)
+    self._rules = self.basic_tokenizer._rules
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
     self._word_cache = _BoundedCache()
     if preserve_unused_tokens is None:
@@ -587,7 +667,7 @@ class FullTokenizer(object):
 
   def tokenize(self, text):
     """Returns the word pieces of `text` (str or UTF-8 bytes)."""
-    return _tokenize_cached(text, self._word_cache, self._split_word)
+    return _tokenize_cached(text, self._rules, self._word_cache, self._split_word)
 
   def tokenize_with_offsets(self, text):
     """Tokenizes `text` and maps every word piece back to the original text.
@@ -601,7 +681,7 @@ class FullTokenizer(object):
     a Hangul syllable into several jamo) shares that character with its
     neighbour, so spans may overlap but never go backwards.
     """
-    return _tokenize_with_offsets(text, self._word_cache, self._split_word)
+    return _tokenize_with_offsets(text, self._rules, self._word_cache, self._split_word)
 
   def _split_word(self, word):
     """Basic steps 4-5 then WordPiece for one word, cached: (pieces, spans)."""
