@@ -29,7 +29,6 @@ from lert.finetune import tasks  # noqa: E402
 import run_classifier  # noqa: E402,F401  (registers the tasks)
 import run_cmrc2018  # noqa: E402,F401
 import run_ner  # noqa: E402,F401
-import tokenization  # noqa: E402
 
 # task -> {split: examples in the official file}; None: not checked (its count was
 # not verified here). Classification counts lines (OCNLI's dropped "-" labels
@@ -49,8 +48,7 @@ EXPECTED = collections.OrderedDict([
 ])
 
 # Conversion with each family's default settings (the scripts' flag defaults).
-SETTINGS = dict((family, driver.FinetuneConfig(family).input_settings())
-                for family in tasks.FAMILIES)
+CONFIGS = dict((family, driver.FinetuneConfig(family)) for family in tasks.FAMILIES)
 
 
 def count(task, examples, stats):
@@ -80,7 +78,7 @@ def main(argv=None):
   if unknown:
     parser.error("--tasks: unknown task(s) %s (choose from %s)" % (
         ", ".join(unknown), ", ".join(EXPECTED)))
-  tokenizer = tokenization.FullTokenizer(args.vocab_file, True)
+  tokenizers = {}
   failures, absent = [], []
   for name in names:
     task = tasks.get_task(name)
@@ -106,8 +104,12 @@ def main(argv=None):
         is_training = split.startswith("train")
         if is_training and task.family == common.CLASSIFICATION:
           examples = [e for e in examples if e.label is not None]
-        _, _, conv = family.convert(task, examples, tokenizer,
-                                    SETTINGS[task.family], is_training)
+        config = CONFIGS[task.family]
+        if task.family not in tokenizers:
+          config.vocab_file = args.vocab_file
+          tokenizers[task.family] = driver.make_tokenizer(config)
+        _, _, conv = family.convert(task, examples, tokenizers[task.family],
+                                    config.input_settings(), is_training)
         print("%-12s %-9s features: %s" % ("", "", describe(conv)))
   if absent:
     print("Not in --data_dir (skipped): " + ", ".join(absent))

@@ -307,8 +307,22 @@ def test_span_alignment_with_mixed_english_and_digits(tokenizer):
     assert context[char_start:char_end] == answer
 
 
-def test_span_mismatch_is_skipped_in_training_and_counted(tokenizer):
-  ex = span_example(u"哈工大位于冰城哈尔滨。", u"哈尔滨", 6)  # true offset is 7
+def test_span_answer_off_its_offset_is_relocated_to_the_nearest_occurrence(tokenizer):
+  # "哈尔滨" is at 7 and 12; answer_start 11 is off by one: the nearest one (12)
+  # is the answer, not the first (HFL's baseline would take 7).
+  context = u"哈工大位于冰城哈尔滨。来哈尔滨吧"
+  ex = span_example(context, u"哈尔滨", 11)
+  features, stats = span.convert_span_examples(
+      [ex], tokenizer, 64, 32, 16, is_training=True)
+  assert stats["answer_relocated"] == 1 and stats["skipped_mismatch"] == 0
+  f = features[0]
+  assert (f.token_to_char[f.start_position][0], f.token_to_char[f.end_position][1]) == (12, 15)
+  assert span.locate_answer(context, {"text": u"哈尔滨", "answer_start": 7}) == 7
+  assert span.locate_answer(context, {"text": u"哈尔滨", "answer_start": 9}) == 7
+
+
+def test_span_answer_not_in_context_is_skipped_in_training_and_counted(tokenizer):
+  ex = span_example(u"哈工大位于冰城哈尔滨。", u"长春", 6)
   features, stats = span.convert_span_examples(
       [ex], tokenizer, 64, 32, 16, is_training=True)
   assert features == [] and stats["skipped_mismatch"] == 1

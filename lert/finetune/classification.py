@@ -255,6 +255,9 @@ class ClassificationFamily(common.Family):
 
   name = common.CLASSIFICATION
   main_metric = "accuracy"
+  extra_settings = (common.HEAD_LAYOUT,)
+  head_scope = "finetune/classifier"
+  google_head = ("output_weights", "output_bias")  # Google's run_classifier
   defaults = {"max_seq_length": 128, "learning_rate": 2e-5, "num_train_epochs": 3.0}
 
   def convert(self, task, examples, tokenizer, inputs, is_training):
@@ -267,12 +270,13 @@ class ClassificationFamily(common.Family):
     del is_training
     return record_schema.CLASSIFICATION
 
-  def head(self, task, bert_config, model, features, is_training):
+  def head(self, task, bert_config, model, features, is_training, inputs, layout):
+    del inputs
     pooled = model.get_pooled_output()  # [B, H]
     if is_training:
       pooled = modeling.dropout(pooled, bert_config.hidden_dropout_prob)
-    logits = common.output_layer(pooled, len(task.labels), bert_config,
-                                 "finetune/classifier")  # [B, C]
+    logits = common.output_layer(pooled, len(task.labels), bert_config, self,
+                                 layout)  # [B, C]
     log_probs = tf.nn.log_softmax(logits, axis=-1)
     labels = tf.reshape(features["label_ids"], [-1])  # [B]
     per_example = -tf.reduce_sum(
@@ -283,6 +287,9 @@ class ClassificationFamily(common.Family):
                    "probabilities": tf.exp(log_probs)}
     return loss, predictions
 
+  def is_labelled(self, examples):
+    return all(ex.label is not None for ex in examples)
+
   def write_outputs(self, task, examples, features, outputs, inputs,
                     out_dir):
     del inputs
@@ -292,7 +299,7 @@ class ClassificationFamily(common.Family):
       f.write("id\tlabel\tprobability\n")
       for ex, pred, p in zip(examples, predicted, probs):
         f.write("%s\t%s\t%.6f\n" % (ex.guid, task.labels[pred], p[pred]))
-    if not common.labels_present(examples, lambda ex: ex.label is not None):
+    if not self.is_labelled(examples):
       return None
     accuracy = classification_accuracy(examples, predicted, task.labels)
     return collections.OrderedDict([("accuracy", 100.0 * accuracy),

@@ -23,10 +23,28 @@ SPAN = "span"
 TAGGING = "tagging"
 FAMILY_NAMES = (CLASSIFICATION, SPAN, TAGGING)
 
-# What a family's conversion and decoding read from a run's settings.
+# What a family's tokenizer, conversion, head and decoding read from a run's
+# settings (span_recipe: span extraction's, see span.py).
 InputSettings = collections.namedtuple(
     "InputSettings", ["max_seq_length", "doc_stride", "max_query_length",
-                      "n_best_size", "max_answer_length"])
+                      "n_best_size", "max_answer_length", "span_recipe"])
+InputSettings.__new__.__defaults__ = ("hfl",)
+
+# Variable names of a task head. LERT's: `<scope>/kernel` [H, C] and `<scope>/bias`;
+# Google's: one weights matrix [C, H] used transposed and a bias, under the names
+# of Google's run_classifier / run_squad (and HFL's CMRC 2018 baseline), so a
+# checkpoint fine-tuned by those scripts is read, and one written with it is
+# readable by them.
+LERT_LAYOUT = "lert"
+GOOGLE_LAYOUT = "google"
+HEAD_LAYOUT = settings.Setting(
+    "head_layout", "enum:auto,%s,%s" % (LERT_LAYOUT, GOOGLE_LAYOUT), "auto",
+    "Variable names of the task head: lert (finetune/<head>/kernel [H, C] and bias) or "
+    "google (output_weights [C, H] and output_bias of Google's run_classifier; "
+    "cls/squad/output_weights and cls/squad/output_bias of run_squad and HFL's CMRC "
+    "2018 baseline), so checkpoints pass between those scripts and these. auto: the "
+    "layout of the checkpoint resumed (--output_dir) or loaded (--init_checkpoint), "
+    "else lert.")
 
 # The one setting span extraction and tagging share: both cut long inputs.
 DOC_STRIDE = settings.Setting(
@@ -86,6 +104,19 @@ class Family(object):
   main_metric = None  # the metric that picks the best checkpoint
   extra_settings = ()  # settings.Setting rows beyond driver.SHARED_SETTINGS
   defaults = {}  # the family's defaults of driver.SHARED_SETTINGS rows
+  head_scope = None  # variable scope of the head's output layer (LERT layout)
+  google_head = None  # (weights, bias) names of Google's layout; None: there is none
+
+  def head_variables(self, layout):
+    """Names of the head's variables in `layout` (LERT_LAYOUT or GOOGLE_LAYOUT)."""
+    if layout == GOOGLE_LAYOUT:
+      return list(self.google_head)
+    return [self.head_scope + "/kernel", self.head_scope + "/bias"]
+
+  def tokenizer_options(self, inputs):
+    """Keyword arguments of tokenization.FullTokenizer beyond the shared ones."""
+    del inputs
+    return {}
 
   def convert(self, task, examples, tokenizer, inputs, is_training):
     """(features, TFRecord records, stats) of a split's examples."""
@@ -100,8 +131,14 @@ class Family(object):
     del task
     return self.record_type(is_training).tf_spec(max_seq_length=inputs.max_seq_length)
 
-  def head(self, task, bert_config, model, features, is_training):
-    """(loss or None when predicting, predictions keyed by unique_id)."""
+  def head(self, task, bert_config, model, features, is_training, inputs, layout):
+    """(loss or None when predicting, predictions keyed by unique_id).
+
+    `layout` names the output layer's variables (output_layer)."""
+    raise NotImplementedError()
+
+  def is_labelled(self, examples):
+    """True when every example has its gold label (a split that can be scored)."""
     raise NotImplementedError()
 
   def write_outputs(self, task, examples, features, outputs, inputs, out_dir):
@@ -189,11 +226,18 @@ def pad(values, length, value=0):
 # ---------------------------------------------------------------------------
 
 
-def output_layer(inputs, units, bert_config, name):
-  return modeling.dense(
-      inputs, units, name=name,
-      kernel_initializer=modeling.create_initializer(
-          bert_config.initializer_range))
+def output_layer(inputs, units, bert_config, family, layout):
+  """The head's dense layer [..., H] -> [..., units], its variables in `layout`."""
+  initializer = modeling.create_initializer(bert_config.initializer_range)
+  if layout != GOOGLE_LAYOUT:
+    return modeling.dense(inputs, units, name=family.head_scope,
+                          kernel_initializer=initializer)
+  weights_name, bias_name = family.google_head
+  width = modeling.get_shape_list(inputs)[-1]
+  weights = tf.get_variable(weights_name, [units, width], initializer=initializer)
+  bias = tf.get_variable(bias_name, [units], initializer=tf.zeros_initializer())
+  output = tf.tensordot(inputs, weights, axes=[[-1], [1]])  # weights used transposed
+  return tf.nn.bias_add(output, bias)
 
 
 def masked_mean(per_item_loss, weights):
@@ -201,7 +245,3 @@ def masked_mean(per_item_loss, weights):
   return tf.reduce_sum(per_item_loss * weights) / (tf.reduce_sum(weights) +
                                                    1e-5)
 
-
-def labels_present(examples, has_label):
-  """True when every example has its gold answer (a split that can be scored)."""
-  return all(has_label(ex) for ex in examples)

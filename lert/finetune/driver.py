@@ -129,7 +129,15 @@ class FinetuneConfig(object):
     """What the family's conversion and decoding read."""
     return common.InputSettings(self.max_seq_length, self.doc_stride,
                                 self.max_query_length, self.n_best_size,
-                                self.max_answer_length)
+                                self.max_answer_length, self.span_recipe)
+
+
+def make_tokenizer(config):
+  """The run's tokenizer: the shared settings and the family's options."""
+  options = tasks.FAMILIES[config.family].tokenizer_options(config.input_settings())
+  return tokenization.FullTokenizer(
+      config.vocab_file, config.do_lower_case,
+      preserve_unused_tokens=config.preserve_unused_tokens, **options)
 
 
 def define_flags(flag_values, family):
@@ -160,11 +168,13 @@ def config_from_flags(flag_values, family):
 # ---------------------------------------------------------------------------
 
 
-def model_fn_builder(task, config, bert_config, init_checkpoint, steps):
+def model_fn_builder(task, config, bert_config, init_checkpoint, steps,
+                     head_layout=common.LERT_LAYOUT):
   """model_fn for TPUEstimator: BertModel plus the task family's head.
 
-  `config` is the run's FinetuneConfig, `steps` its TrainingSteps and
-  `init_checkpoint` the resolved checkpoint (or None). Training returns the
+  `config` is the run's FinetuneConfig, `steps` its TrainingSteps,
+  `init_checkpoint` the resolved checkpoint (or None) and `head_layout` the
+  head's variable names (resolve_head_layout). Training returns the
   loss and train op; prediction returns the head's outputs keyed by
   unique_id (evaluation is prediction scored in Python).
   """
@@ -181,7 +191,7 @@ def model_fn_builder(task, config, bert_config, init_checkpoint, steps):
     model = estimators.bert_from_features(bert_config, features, is_training,
                                           runtime.use_tpu)
     loss, predictions = family.head(task, bert_config, model, features,
-                                    is_training)
+                                    is_training, config.input_settings(), head_layout)
     scaffold_fn, _ = tf_checkpoints.init_from_checkpoint(init_checkpoint,
                                                          runtime.use_tpu)
     if is_training:
@@ -197,10 +207,11 @@ def model_fn_builder(task, config, bert_config, init_checkpoint, steps):
   return model_fn
 
 
-def build_estimator(task, config, bert_config, init_checkpoint, steps):
+def build_estimator(task, config, bert_config, init_checkpoint, steps,
+                    head_layout=common.LERT_LAYOUT):
   """The estimator of a run (model_fn_builder's arguments)."""
   return estimators.make_estimator(
-      model_fn_builder(task, config, bert_config, init_checkpoint, steps),
+      model_fn_builder(task, config, bert_config, init_checkpoint, steps, head_layout),
       config.output_dir, config.runtime,
       train_batch_size=config.train_batch_size,
       predict_batch_size=config.predict_batch_size)
@@ -345,6 +356,11 @@ def read_splits(task, config, tokenizer):
   if config.do_eval:
     eval_data = _SplitData(task, config, tokenizer,
                            config.eval_split or task.eval_split, False, report)
+    if not tasks.FAMILIES[task.family].is_labelled(eval_data.examples):
+      # Found before any training rather than at the first evaluation.
+      raise errors.UserError(
+          "task %s: the %s split has no labels, so --do_eval cannot score it"
+          % (task.name, eval_data.split))
   if config.do_predict:
     split = config.predict_split or task.predict_split
     if eval_data is not None and eval_data.split == split:
@@ -475,6 +491,56 @@ def predict_split(task, estimator, data, config, checkpoint):
   return metrics
 
 
+def _layouts_in(family, checkpoint):
+  """The head layouts whose variables are all in `checkpoint`."""
+  stored = set(name for name, _ in tf.train.list_variables(checkpoint))
+  layouts = [common.LERT_LAYOUT] + ([common.GOOGLE_LAYOUT] if family.google_head else [])
+  return [layout for layout in layouts
+          if all(name in stored for name in family.head_variables(layout))]
+
+
+def resolve_head_layout(task, config, init_checkpoint):
+  """The head's layout, and a refusal to score weights nobody trained.
+
+  The run resumes from output_dir's latest checkpoint, else starts from
+  `init_checkpoint`: that checkpoint's head decides the layout (--head_layout
+  auto), or must agree with the one asked for. Evaluating or predicting
+  without training needs that checkpoint to hold the task's head: a head
+  initialised at random would give a number for weights nobody trained.
+  """
+  family = tasks.FAMILIES[task.family]
+  wanted = config.head_layout
+  if wanted == common.GOOGLE_LAYOUT and not family.google_head:
+    raise errors.UserError("--head_layout=google: the %s head has no Google layout "
+                           "(Google published no script for it)" % task.family)
+  resume = tf.train.latest_checkpoint(config.output_dir)
+  checkpoint, flag = ((resume, "--output_dir %s" % config.output_dir) if resume else
+                      (init_checkpoint, "--init_checkpoint"))
+  found = _layouts_in(family, checkpoint) if checkpoint else []
+  if not found and not config.do_train:
+    names = " and ".join(
+        "/".join(family.head_variables(layout)) for layout in
+        ([common.LERT_LAYOUT, common.GOOGLE_LAYOUT] if family.google_head
+         else [common.LERT_LAYOUT]))
+    if not checkpoint:
+      raise errors.UserError(
+          "--do_eval/--do_predict without --do_train need a fine-tuned checkpoint, but "
+          "--output_dir %s holds none and no --init_checkpoint was given" %
+          config.output_dir)
+    raise errors.UserError(
+        "%s %s has no trained %s head (no %s): --do_eval/--do_predict would score a "
+        "randomly initialised head; pass a checkpoint fine-tuned for task %s, or add "
+        "--do_train" % (flag, checkpoint, task.family, names, task.name))
+  if not found:
+    return common.LERT_LAYOUT if wanted == "auto" else wanted
+  if wanted == "auto" or wanted in found:
+    return wanted if wanted in found else found[0]
+  raise errors.UserError(
+      "--head_layout=%s, but %s %s holds the %s layout's head (%s); use --head_layout=%s "
+      "or auto" % (wanted, flag, checkpoint, found[0],
+                   ", ".join(family.head_variables(found[0])), found[0]))
+
+
 def run(task, config):
   """Fine-tunes, evaluates and/or predicts `task` as `config` says.
 
@@ -489,9 +555,7 @@ def run(task, config):
         tagging.entity_types(task.labels), config.tag_scheme))
   tokenization.validate_case_matches_checkpoint(config.do_lower_case,
                                                 config.init_checkpoint)
-  tokenizer = tokenization.FullTokenizer(
-      config.vocab_file, config.do_lower_case,
-      preserve_unused_tokens=config.preserve_unused_tokens)
+  tokenizer = make_tokenizer(config)
   # Every token id must have an embedding row; checked before any graph is built.
   modeling.check_config(bert_config, config.bert_config_file,
                         vocab_size=len(tokenizer.vocab))
@@ -500,8 +564,10 @@ def run(task, config):
   tf_checkpoints.check_model_fits(bert_config, config.bert_config_file, config.output_dir,
                                   init_checkpoint, with_heads=False)
   splits = read_splits(task, config, tokenizer)
+  head_layout = resolve_head_layout(task, config, init_checkpoint)
   steps = training_steps(config, splits.train)
-  estimator = build_estimator(task, config, bert_config, init_checkpoint, steps)
+  estimator = build_estimator(task, config, bert_config, init_checkpoint, steps,
+                              head_layout)
   keeper = BestCheckpointKeeper(config.output_dir,
                                 tasks.FAMILIES[task.family].main_metric)
 

@@ -3,9 +3,23 @@
 
 SQuAD-style JSON is read into `SpanExample`s; each question and its context
 become [CLS] question [SEP] window [SEP] features over doc_stride windows; the
-head gives start/end logits per position, decoded into answer texts (only
+head gives start/end scores per position, decoded into answer texts (only
 from the context, each token scored in the window where it has most context)
 and scored by the CMRC 2018 metric (EM and F1, cmrc2018_metric).
+
+Two recipes (--span_recipe). `hfl`, the default, computes what HFL's CMRC 2018 /
+DRCD baseline (ymcui/cmrc2018, run_cmrc2018_drcd_baseline.py), the code behind
+the paper's reading-comprehension tables, computes:
+  * tokenization lower-cases without stripping accents (NFD) and keeps control
+    and format characters as [UNK] words, so Hangul, kana and accented Latin
+    text tokenize as there and no position shifts;
+  * only [CLS] and context positions can be an answer's start or end: the
+    others get -10000 added to their logits, in training and prediction;
+  * each window's scores are log-softmax over that window before candidates of
+    different windows of one document are compared.
+`google` is Google's run_squad: BERT's tokenizer, no mask, raw logits compared.
+Both locate a training answer by its `answer_start` (the nearest occurrence of
+its text when the offset is off) and print answers as the context spells them.
 """
 
 import collections
@@ -29,8 +43,22 @@ import tokenization
 SpanExample = collections.namedtuple(
     "SpanExample", ["qas_id", "question", "context", "answers"])
 
+HFL_RECIPE = "hfl"
+GOOGLE_RECIPE = "google"
+# -10000 on logits, as HFL's baseline: exp() of it is 0 in float32, yet it stays
+# finite in float16 (mixed precision).
+MASKED_LOGIT = -10000.0
+
 # The settings only span extraction has (with common.DOC_STRIDE).
 SETTINGS = (
+    settings.Setting(
+        "span_recipe", "enum:%s,%s" % (HFL_RECIPE, GOOGLE_RECIPE), HFL_RECIPE,
+        "hfl (the paper's recipe, HFL's CMRC 2018 baseline): tokenize without "
+        "stripping accents, control characters as [UNK]; question, [SEP] and padding "
+        "positions masked (-10000) in training and prediction; per-window log-softmax "
+        "scores compared across windows. google: Google run_squad's BERT tokenizer, "
+        "no mask, raw logits."),
+    common.HEAD_LAYOUT,
     common.DOC_STRIDE,
     settings.Setting("max_query_length", "integer", 64, "Question tokens kept."),
     settings.Setting("n_best_size", "integer", 20,
@@ -49,7 +77,7 @@ def read_squad_examples(path):
 
   An answer whose text differs from `context[answer_start:][:len(text)]` is kept
   (the metric only uses the text) and counted in `stats["answer_mismatch"]`;
-  training skips it (see `convert_span_examples`).
+  training finds it nearby or skips it (see `convert_span_examples`).
   """
   stats = common.new_stats("questions", "answers", "answer_mismatch",
                            "empty_context")
@@ -124,16 +152,40 @@ class SpanFeature(object):
         **values)
 
 
-def _answer_token_span(context, answer, starts, ends):
-  """Token indexes [first, last] covering the answer, or None.
+def locate_answer(context, answer):
+  """Character offset of `answer` in `context`, or None.
 
-  None when the answer text does not match the context at its offset, or the
-  answer covers no token (e.g. only whitespace).
+  Its `answer_start` when the text is there; else the occurrence of its text
+  nearest to `answer_start` (a few CMRC 2018 training answers are off by a
+  character or two). HFL's baseline takes the first occurrence in the
+  paragraph instead, which is another span for 14% of DRCD's dev answers.
+  None when the text is empty or absent.
   """
-  s = answer["answer_start"]
-  e = s + len(answer["text"])
-  if not answer["text"] or context[s:e] != answer["text"]:
+  text = answer["text"]
+  start = answer["answer_start"]
+  if not text:
     return None
+  if context[start:start + len(text)] == text:
+    return start
+  best = None
+  found = context.find(text)
+  while found != -1:
+    if best is None or abs(found - start) < abs(best - start):
+      best = found
+    found = context.find(text, found + 1)
+  return best
+
+
+def _answer_token_span(context, answer, starts, ends):
+  """(Token indexes [first, last] covering the answer, relocated), or None.
+
+  None when the answer text is not in the context (locate_answer), or covers
+  no token (e.g. only whitespace). `relocated`: it was not at answer_start.
+  """
+  s = locate_answer(context, answer)
+  if s is None:
+    return None
+  e = s + len(answer["text"])
   first = last = None
   for i, (ts, te) in enumerate(zip(starts, ends)):
     if te > s and ts < e:
@@ -142,7 +194,7 @@ def _answer_token_span(context, answer, starts, ends):
       last = i
   if first is None:
     return None
-  return first, last
+  return (first, last), s != answer["answer_start"]
 
 
 def convert_span_examples(examples, tokenizer, max_seq_length, doc_stride,
@@ -152,13 +204,14 @@ def convert_span_examples(examples, tokenizer, max_seq_length, doc_stride,
 
   Context tokens keep their character spans (`tokenize_with_offsets`), so the
   alignment holds for Chinese characters, English words and digits alike.
-  Training uses each question's first answer that matches its context; a
-  question whose answers all mismatch is skipped (`stats["skipped_mismatch"]`).
+  Training uses each question's first answer found in its context
+  (locate_answer; `stats["answer_relocated"]` counts those not at their
+  answer_start); a question with none is skipped (`stats["skipped_mismatch"]`).
   A window that does not contain the whole answer points at [CLS] (0, 0).
   Empty contexts give no features (prediction: the empty string).
   """
-  stats = common.new_stats("features", "skipped_mismatch", "empty_context",
-                     "answer_outside_window", "truncated_query")
+  stats = common.new_stats("features", "skipped_mismatch", "answer_relocated",
+                           "empty_context", "answer_outside_window", "truncated_query")
   features = []
   unique_id = unique_id_start
   for ex_index, ex in enumerate(examples):
@@ -173,8 +226,10 @@ def convert_span_examples(examples, tokenizer, max_seq_length, doc_stride,
     answer_span = None
     if is_training:
       for answer in ex.answers:
-        answer_span = _answer_token_span(ex.context, answer, starts, ends)
-        if answer_span is not None:
+        located = _answer_token_span(ex.context, answer, starts, ends)
+        if located is not None:
+          answer_span, relocated = located
+          stats["answer_relocated"] += int(relocated)
           break
       if answer_span is None:
         stats["skipped_mismatch"] += 1
@@ -241,8 +296,9 @@ def decode_spans(examples, features, results, n_best_size, max_answer_length):
   Args:
     examples: SpanExamples.
     features: SpanFeatures of those examples.
-    results: dict unique_id -> (start_logits, end_logits), each a list over
-      the input positions.
+    results: dict unique_id -> (start scores, end scores), each a list over
+      the input positions: logits, or per-window log-probabilities (the hfl
+      recipe), whose sum ranks the candidates.
     n_best_size: candidates kept per question (and start/end indexes tried
       per window).
     max_answer_length: longest answer, in tokens.
@@ -250,7 +306,8 @@ def decode_spans(examples, features, results, n_best_size, max_answer_length):
   Returns:
     (predictions, nbest): OrderedDicts keyed by question id; predictions maps
     to the best text ("" if no valid span), nbest to a list of dicts with
-    text, probability, start_logit, end_logit.
+    text, probability, start_logit, end_logit (the scores, as run_squad names
+    them).
   """
   by_example = collections.defaultdict(list)
   for feature in features:
@@ -306,13 +363,35 @@ def decode_spans(examples, features, results, n_best_size, max_answer_length):
 # ---------------------------------------------------------------------------
 
 
+def answer_position_mask(input_mask, segment_ids):
+  """1.0 where an answer may start or end ([CLS] and the context), else 0.0: [B, S].
+
+  HFL's baseline writes this mask into its records; it follows from the
+  features' layout [CLS] question [SEP] context [SEP] padding: context positions
+  have segment 1 and lie before the last real token (the final [SEP]).
+  """
+  input_mask = tf.cast(input_mask, tf.int32)  # [B, S]
+  segment_ids = tf.cast(segment_ids, tf.int32)  # [B, S]
+  length = tf.reduce_sum(input_mask, axis=1, keepdims=True)  # [B, 1]
+  positions = tf.range(tf.shape(input_mask)[1])[tf.newaxis, :]  # [1, S]
+  context = tf.logical_and(tf.equal(segment_ids, 1), positions < length - 1)
+  return tf.cast(tf.logical_or(context, tf.equal(positions, 0)), tf.float32)
+
+
 class SpanFamily(common.Family):
-  """Sequence output -> dense(2) start/end logits; CMRC EM and F1."""
+  """Sequence output -> dense(2) start/end scores; CMRC EM and F1."""
 
   name = common.SPAN
   main_metric = "F1"
   extra_settings = SETTINGS
+  head_scope = "finetune/span"
+  google_head = ("cls/squad/output_weights", "cls/squad/output_bias")  # run_squad's
   defaults = {"max_seq_length": 512, "learning_rate": 3e-5, "num_train_epochs": 2.0}
+
+  def tokenizer_options(self, inputs):
+    if inputs.span_recipe == HFL_RECIPE:
+      return {"strip_accents": False, "split_control_chars": True}
+    return {}
 
   def convert(self, task, examples, tokenizer, inputs, is_training):
     del task
@@ -324,15 +403,23 @@ class SpanFamily(common.Family):
   def record_type(self, is_training):
     return record_schema.SPAN_TRAINING if is_training else record_schema.SPAN
 
-  def head(self, task, bert_config, model, features, is_training):
+  def head(self, task, bert_config, model, features, is_training, inputs, layout):
     del task
     sequence = model.get_sequence_output()  # [B, S, H]
-    logits = common.output_layer(sequence, 2, bert_config, "finetune/span")  # [B,S,2]
+    logits = common.output_layer(sequence, 2, bert_config, self, layout)  # [B, S, 2]
     start_logits, end_logits = tf.unstack(logits, axis=-1)  # [B, S] each
-    predictions = {"unique_id": tf.reshape(features["unique_id"], [-1]),
-                   "start_logits": start_logits, "end_logits": end_logits}
+    if inputs.span_recipe == HFL_RECIPE:
+      mask = answer_position_mask(features["input_mask"], features["segment_ids"])
+      adder = tf.cast((1.0 - mask) * MASKED_LOGIT, start_logits.dtype)  # [B, S]
+      start_logits += adder
+      end_logits += adder
     if not is_training:
-      return None, predictions
+      if inputs.span_recipe == HFL_RECIPE:
+        # Scores comparable across the windows of one document.
+        start_logits = tf.nn.log_softmax(start_logits, axis=-1)
+        end_logits = tf.nn.log_softmax(end_logits, axis=-1)
+      return None, {"unique_id": tf.reshape(features["unique_id"], [-1]),
+                    "start_logits": start_logits, "end_logits": end_logits}
     seq_length = modeling.get_shape_list(sequence)[1]
 
     def position_loss(logits, positions):
@@ -343,7 +430,10 @@ class SpanFamily(common.Family):
 
     loss = 0.5 * (position_loss(start_logits, features["start_positions"]) +
                   position_loss(end_logits, features["end_positions"]))
-    return loss, predictions
+    return loss, {}
+
+  def is_labelled(self, examples):
+    return all(bool(ex.answers) for ex in examples)
 
   def write_outputs(self, task, examples, features, outputs, inputs,
                     out_dir):
@@ -357,7 +447,7 @@ class SpanFamily(common.Family):
                       ("nbest_predictions.json", nbest)):
       with fileio.atomic_text(os.path.join(out_dir, name)) as f:
         f.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
-    if not common.labels_present(examples, lambda ex: ex.answers):
+    if not self.is_labelled(examples):
       return None
     references = [(ex.qas_id, [a["text"] for a in ex.answers])
                   for ex in examples]

@@ -350,6 +350,7 @@ class TaggingFamily(common.Family):
   name = common.TAGGING
   main_metric = "f1"
   extra_settings = SETTINGS
+  head_scope = "finetune/tagger"  # Google published no tagging script: no Google layout
   defaults = {"max_seq_length": 256, "learning_rate": 3e-5, "num_train_epochs": 3.0}
 
   def convert(self, task, examples, tokenizer, inputs, is_training):
@@ -363,12 +364,13 @@ class TaggingFamily(common.Family):
     del is_training
     return record_schema.TAGGING
 
-  def head(self, task, bert_config, model, features, is_training):
+  def head(self, task, bert_config, model, features, is_training, inputs, layout):
+    del inputs
     sequence = model.get_sequence_output()  # [B, S, H]
     if is_training:
       sequence = modeling.dropout(sequence, bert_config.hidden_dropout_prob)
-    logits = common.output_layer(sequence, len(task.labels), bert_config,
-                                 "finetune/tagger")  # [B, S, L]
+    logits = common.output_layer(sequence, len(task.labels), bert_config, self,
+                                 layout)  # [B, S, L]
     predictions = {"unique_id": tf.reshape(features["unique_id"], [-1]),
                    "tag_ids": tf.argmax(logits, axis=-1, output_type=tf.int32)}
     if not is_training:
@@ -380,6 +382,9 @@ class TaggingFamily(common.Family):
     # Only character positions count, not [CLS], [SEP] or padding.
     return common.masked_mean(per_token, features["label_mask"]), predictions
 
+  def is_labelled(self, examples):
+    return all(ex.labels is not None for ex in examples)
+
   def write_outputs(self, task, examples, features, outputs, inputs,
                     out_dir):
     del inputs
@@ -387,7 +392,7 @@ class TaggingFamily(common.Family):
     tags = assemble_tag_predictions(examples, features, results, task.labels)
     with fileio.atomic_text(os.path.join(out_dir, "predictions.txt")) as f:
       f.write(format_char_tag_file(examples, tags))
-    if not common.labels_present(examples, lambda ex: ex.labels is not None):
+    if not self.is_labelled(examples):
       return None
     scores = entity_f1([ex.labels for ex in examples], tags)
     metrics = collections.OrderedDict()
