@@ -5,6 +5,11 @@ comprehension: CMRC 2018 and DRCD (SQuAD-style JSON).
 Writes <output_dir>/<split>/predictions.json and nbest_predictions.json and
 scores them with the CMRC 2018 metric (cmrc2018_evaluate.py: EM and F1).
 
+The default, --span_recipe=hfl, is the paper's recipe: what HFL's CMRC 2018 /
+DRCD baseline script computes (its tokenizer, question positions masked in
+training and prediction, per-window log-softmax scores); --span_recipe=google
+is Google's run_squad. --head_layout=google reads/writes run_squad's head names.
+
   python run_cmrc2018.py --task_name=cmrc2018 --data_dir=DATA/cmrc2018/squad-style \
     --bert_config_file=lert/bert_config.json --init_checkpoint=lert/bert_model.ckpt \
     --output_dir=out --do_train --do_eval --max_seq_length=512 --doc_stride=128 \

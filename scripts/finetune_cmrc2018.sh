@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tunes cmrc2018 with the CMRC 2018 baseline settings HFL published: lr 3e-5, batch 32, 2 epochs, length 512, doc_stride 128, 10% warm-up.
+# Fine-tunes cmrc2018 with the CMRC 2018 baseline recipe HFL published (--span_recipe=hfl, the default): lr 3e-5, batch 32, 2 epochs, length 512, doc_stride 128, 10% warm-up.
 # Usage: scripts/finetune_cmrc2018.sh --init_checkpoint PATH --data_dir DIR --output_dir DIR [flags...]
 RUNNER=run_cmrc2018.py
 TASK=cmrc2018
