@@ -121,3 +121,18 @@ def test_cpu_amp_keeps_element_wise_ops_float32_unless_the_user_chose(monkeypatc
   monkeypatch.delenv(variable)
   estimators.session_config(use_amp=False)
   assert variable not in os.environ
+
+
+def test_log_step_count_steps_is_honoured_off_tpus(tmp_path):
+  # TPUEstimator divides it by iterations_per_loop (1000 by default): off TPUs that
+  # logged, and wrote a summary, after every step.
+  from lert.engine import estimators
+  runtime = settings.RuntimeConfig(log_step_count_steps=7)
+  def model_fn(features, labels, mode, params):
+    raise AssertionError("not called")
+
+  estimator = estimators.make_estimator(model_fn, str(tmp_path), runtime)
+  logged_every = getattr(estimator, "_log_every_n_steps", None)  # TPUEstimator
+  if logged_every is None:  # the estimator-free engine (TF 2.16+)
+    logged_every = estimator._log_step_count_steps
+  assert logged_every == 7

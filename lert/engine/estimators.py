@@ -178,7 +178,10 @@ def make_estimator(model_fn, output_dir, runtime, train_batch_size=32,
       cluster=cluster,
       master=runtime.master,
       tpu_config=tf.estimator.tpu.TPUConfig(
-          iterations_per_loop=runtime.iterations_per_loop,
+          # Off TPUs there is no device loop, but TPUEstimator still divides
+          # log_step_count_steps by it (and rounds up): with 1000 it would log
+          # and write a summary after every step whatever --log_step_count_steps says.
+          iterations_per_loop=runtime.iterations_per_loop if runtime.use_tpu else 1,
           num_shards=runtime.num_tpu_cores,
           per_host_input_for_training=(
               tf.estimator.tpu.InputPipelineConfig.PER_HOST_V2)),
