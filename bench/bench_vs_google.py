@@ -17,6 +17,13 @@ the median ratio over the rounds with its range.
   .venv-tf1/bin/python bench/bench_vs_google.py                 # all, ~40 min
   .venv-tf1/bin/python bench/bench_vs_google.py --configs tiny --repeats 2 --skip_classifier
 
+Every process has the whole machine, as users run the scripts; `--pin 1` runs each
+under `taskset -c 1` instead (a diagnosis: one core, whatever else runs). Variants
+measure a choice beside the defaults in the same rounds, e.g.
+  --variant "tf1-inter2=ours-tf1 --inter_op_threads=2"
+  --variant "tf1-fused=ours-tf1 --fuse_qkv=1"         (bench/ours_driver.py)
+  --variant "tf2-noonednn=ours-tf2 TF_ENABLE_ONEDNN_OPTS=0"   (an environment variable)
+
 Settings: `google-tf1` (reference), `ours-tf1`, `ours-tf2` and `ours-tf-latest`
 (fp32), and `ours-tf2-amp` / `ours-tf-latest-amp` (`--use_amp`, bfloat16 through
 oneDNN on CPUs); an environment that does not exist is left out. Classifier:
@@ -103,11 +110,16 @@ def write_config(work_dir, name):
   return path
 
 
-def run(command, log_path):
+OURS_DRIVER = os.path.join(REPO_ROOT, "bench", "ours_driver.py")
+PIN = []  # ["taskset", "-c", CPUS] with --pin
+
+
+def run(command, log_path, env=None):
   """Runs `command`; returns (seconds, combined output). Fails loudly."""
+  command = PIN + command
   started = time.time()
   result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          cwd=REPO_ROOT)
+                          cwd=REPO_ROOT, env=dict(os.environ, **(env or {})))
   seconds = time.time() - started
   output = result.stdout.decode("utf-8", "replace")
   with open(log_path, "w", encoding="utf-8") as handle:
@@ -135,6 +147,8 @@ def make_data(args, work_dir, corpus, envs):
             "--masked_lm_prob=0.15", "--random_seed=12345",
             "--dupe_factor=%d" % args.dupe_factor]
   times = {"google": [], "ours": []}
+  if args.reuse_data and os.path.exists(google_file) and os.path.isdir(ours_dir):
+    return google_file, ours_dir, None
   for round_index in range(args.data_repeats):
     seconds, _ = run([envs["tf1"], DRIVER, "create_pretraining_data", "100",
                       "--input_file=%s" % corpus, "--output_file=%s" % google_file] + common,
@@ -166,6 +180,42 @@ def pretraining_command(setting, config, data, output_dir, args, envs):
   if amp:
     command.append("--use_amp=True")
   return command
+
+
+class Variant(object):
+  """A setting measured beside the defaults: a base setting plus flags, an
+  environment and the fused-q/k/v choice (`LABEL=BASE [--flag=v] [VAR=v]`)."""
+
+  def __init__(self, spec):
+    label, _, rest = spec.partition("=")
+    words = rest.split()
+    if not label or not words or not words[0].startswith("ours-"):
+      raise SystemExit("error: --variant %r: expected LABEL=ours-ENV [--flag=value] "
+                       "[VAR=value]" % spec)
+    self.label, self.base = label, words[0]
+    self.flags = [w for w in words[1:] if w.startswith("--") and
+                  not w.startswith("--fuse_qkv=")]
+    self.driver = [w for w in words[1:] if w.startswith("--fuse_qkv=")]
+    self.env = dict(w.split("=", 1) for w in words[1:] if not w.startswith("--"))
+
+  def command(self, base_command):
+    """The base setting's command (python SCRIPT flags...) with the variant's changes."""
+    python, script, rest = base_command[0], base_command[1], base_command[2:]
+    if self.driver:
+      return [python, OURS_DRIVER] + self.driver + [os.path.relpath(script, REPO_ROOT)] + \
+          rest + self.flags
+    return base_command + self.flags
+
+
+VARIANTS = {}  # label -> Variant
+
+
+def command_and_env(setting, make_command):
+  """(command, env) of a setting or a variant of one."""
+  variant = VARIANTS.get(setting)
+  if variant is None:
+    return make_command(setting), None
+  return variant.command(make_command(variant.base)), variant.env
 
 
 def _env_of(setting):
@@ -218,7 +268,8 @@ def measure(kind, settings, make_command, args, work_dir):
     for setting in settings:
       output_dir = tempfile.mkdtemp(dir=work_dir, prefix="%s_%s_" % (kind, setting))
       log_path = os.path.join(work_dir, "%s_%s_%d.log" % (kind, setting, round_index))
-      _, output = run(make_command(setting, output_dir), log_path)
+      command, env = command_and_env(setting, lambda base: make_command(base, output_dir))
+      _, output = run(command, log_path, env)
       rates[setting].append(logged_rate(output, log_path))
       print("  round %d %-14s %8.2f examples/s" % (round_index + 1, setting,
                                                   rates[setting][-1]), flush=True)
@@ -237,6 +288,15 @@ def print_table(title, rates):
   sys.stdout.flush()
 
 
+def print_data_times(args, articles, data_times):
+  print("\nData generation (%s, %d articles, dupe factor %d, 1 process each):" % (
+      os.path.basename(args.corpus), articles, args.dupe_factor))
+  google_seconds = statistics.median(data_times["google"])
+  ours_seconds = statistics.median(data_times["ours"])
+  print("  google-tf1 %.1f s | ours-tf1 %.1f s with jieba annotation (%.2fx Google's time)"
+        % (google_seconds, ours_seconds, ours_seconds / google_seconds))
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--corpus", default="",
@@ -253,10 +313,22 @@ def main():
   parser.add_argument("--log_every", type=int, default=5)
   parser.add_argument("--repeats", type=int, default=3, help="rounds of all settings")
   parser.add_argument("--data_repeats", type=int, default=1)
+  parser.add_argument("--reuse_data", action="store_true",
+                      help="keep both sides' records from an earlier run in --work_dir")
   parser.add_argument("--classifier_steps", type=int, default=60)
   parser.add_argument("--skip_classifier", action="store_true")
   parser.add_argument("--work_dir", default=None, help="keep logs here (default: a temp dir)")
+  parser.add_argument("--settings", default="",
+                      help="comma-separated settings to run besides google-tf1 (default: "
+                      "every one whose environment exists)")
+  parser.add_argument("--variant", action="append", default=[],
+                      help="LABEL=ours-ENV [--flag=value] [--fuse_qkv=0|1] [VAR=value]: "
+                      "measured in the same rounds")
+  parser.add_argument("--pin", default="",
+                      help="CPU list for taskset -c (diagnosis; default: the whole machine)")
   args = parser.parse_args()
+  if args.pin:
+    PIN[:] = ["taskset", "-c", args.pin]
   args.corpus = bench_data.default_corpus(args.corpus)
   args.data_dir = bench_data.default_sentiment_dir(args.data_dir)
 
@@ -267,21 +339,29 @@ def main():
   for env in ("tf2", "tf-latest"):  # TF 1.15 has no CPU bfloat16
     if env in envs:
       settings += ["ours-" + env, "ours-%s-amp" % env]
+  if args.settings:
+    wanted = args.settings.split(",")
+    unknown = [name for name in wanted if name not in settings]
+    if unknown:
+      raise SystemExit("error: --settings: %s not among %s" % (
+          ",".join(unknown), ",".join(settings)))
+    settings = ["google-tf1"] + [name for name in settings[1:] if name in wanted]
+  for spec in args.variant:
+    variant = Variant(spec)
+    VARIANTS[variant.label] = variant
+    settings.append(variant.label)
   work_dir = args.work_dir or tempfile.mkdtemp(prefix="lert-vs-google-")
   os.makedirs(work_dir, exist_ok=True)
-  print("bench_vs_google: %d CPUs, seq %d, batch %d, %d steps a run, %d rounds; logs in %s"
-        % (os.cpu_count(), args.seq_length, args.batch_size, args.steps, args.repeats,
-           work_dir), flush=True)
+  print("bench_vs_google: %d CPUs (%s), seq %d, batch %d, %d steps a run, %d rounds; "
+        "logs in %s" % (os.cpu_count(), "pinned: taskset -c " + args.pin if args.pin else
+                        "every process unpinned", args.seq_length, args.batch_size,
+                        args.steps, args.repeats, work_dir), flush=True)
 
   corpus = os.path.join(work_dir, "corpus.txt")
   articles = sentence_per_line(args.corpus, corpus)
   google_file, ours_dir, data_times = make_data(args, work_dir, corpus, envs)
-  print("\nData generation (%s, %d articles, dupe factor %d, 1 process each):" % (
-      os.path.basename(args.corpus), articles, args.dupe_factor))
-  google_seconds = statistics.median(data_times["google"])
-  ours_seconds = statistics.median(data_times["ours"])
-  print("  google-tf1 %.1f s | ours-tf1 %.1f s with jieba annotation (%.2fx Google's time)"
-        % (google_seconds, ours_seconds, ours_seconds / google_seconds))
+  if data_times is not None:
+    print_data_times(args, articles, data_times)
   data = {"google": google_file, "ours": ours_dir}
 
   for name in args.configs.split(","):
