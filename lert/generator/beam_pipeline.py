@@ -1,0 +1,187 @@
+# coding=utf-8
+"""The generator's shards as an Apache Beam pipeline (create_pretraining_data.py --runner).
+
+One implementation, two drivers: the driver plans as the local run does
+(create_pretraining_data._prepare: the cache's manifest, one shard_jobs.Job
+per unfinished shard), and the pipeline runs the same shard functions on the
+runner's workers:
+
+  Create(jobs) -> Reshuffle -> AnnotateShard -> Reshuffle -> BuildShard
+    -> ToList (waits for every shard) -> Finalize (sidecar, --output_file files)
+
+A shard's bytes depend only on its number and the flags (shard_jobs.shard_seed)
+and every file is written under a temporary name and renamed, so a bundle that
+a runner retries, or runs twice, writes the same bytes again: nothing is lost
+or duplicated. A run started again plans only the unfinished shards.
+
+Progress is Beam metrics (namespace "lert": shards, documents, sentences,
+instances and the counters of bad input), which the runner's UI shows; the
+statistics report is the local run's, read from the sidecar.
+
+Imported only by create_pretraining_data.py when --runner is given: nothing
+else needs Beam (this module fails to import without it).
+"""
+
+import os
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.options import pipeline_options
+
+import lert
+from lert import errors
+from lert import fileio
+from lert.generator import counters
+from lert.generator import output_merge
+from lert.generator import shard_jobs
+from lert.records import record_schema
+
+NAMESPACE = "lert"
+# Runners that run on this machine and take --direct_num_workers.
+_DIRECT_RUNNERS = ("DirectRunner", "SwitchingDirectRunner")
+
+
+def _count(stage, declared, statistics):
+  """Adds a shard's statistics to the stage's Beam counters."""
+  Metrics.counter(NAMESPACE, "%s_shards" % stage).inc()
+  for counter in declared:
+    value = statistics.get(counter.name)
+    if value:
+      Metrics.counter(NAMESPACE, "%s_%s" % (stage, counter.name)).inc(value)
+
+
+class _ShardDoFn(beam.DoFn):
+  """A shard_jobs.Worker per DoFn instance, made once (setup), not per element."""
+
+  def __init__(self, config):
+    super(_ShardDoFn, self).__init__()
+    self._config = config
+    self._worker = None
+
+  def setup(self):
+    self._worker = shard_jobs.Worker(self._config)
+
+
+class AnnotateShard(_ShardDoFn):
+  """Stage 1 of a job's shard (shard_jobs.annotate_shard); passes the job on."""
+
+  def setup(self):
+    super(AnnotateShard, self).setup()
+    # The model loads once per worker: LTP onto the worker's GPU when it has one.
+    self._worker.annotator()
+
+  def process(self, job):
+    if job.annotate:
+      record = shard_jobs.annotate_shard(self._worker, job)
+      _count("annotate", counters.ANNOTATION_COUNTERS, record["statistics"])
+    yield job
+
+
+class BuildShard(_ShardDoFn):
+  """Stage 2 of a job's shard (shard_jobs.build_shard); yields its number."""
+
+  def process(self, job):
+    if job.build:
+      record = shard_jobs.build_shard(self._worker, job)
+      _count("build", counters.BUILD_COUNTERS, record["statistics"])
+    yield job.index
+
+
+class Finalize(beam.DoFn):
+  """The step after the last shard: output_merge.finalize, as --stage=finalize."""
+
+  def __init__(self, options, manifest, identity):
+    super(Finalize, self).__init__()
+    self._args = (options, manifest, identity)
+
+  def process(self, indexes):
+    output_merge.finalize(*self._args)
+    yield len(indexes)
+
+
+class ShardStages(beam.PTransform):
+  """Jobs in, the stages they ask for out; with a build, the sidecar at the end."""
+
+  def __init__(self, options, manifest, identity, worker_config):
+    super(ShardStages, self).__init__()
+    self._options = options
+    self._manifest = manifest
+    self._identity = identity
+    self._config = worker_config
+
+  def expand(self, jobs):
+    # Reshuffle spreads the shards over the workers (and keeps a runner from
+    # fusing annotation and building into one step).
+    jobs = jobs | "SpreadShards" >> beam.Reshuffle()
+    if self._options.stage in ("annotate", "all"):
+      jobs = (jobs | "Annotate" >> beam.ParDo(AnnotateShard(self._config)) |
+              "SpreadAnnotated" >> beam.Reshuffle())
+    if self._options.stage == "annotate":
+      return jobs
+    return (jobs | "Build" >> beam.ParDo(BuildShard(self._config)) |
+            "AllShards" >> beam.combiners.ToList() |
+            "Finalize" >> beam.ParDo(Finalize(self._options, self._manifest,
+                                              self._identity)))
+
+
+def beam_options(options, pipeline_args):
+  """Beam's PipelineOptions: `pipeline_args` unchanged, plus --runner and
+  --num_workers (on the DirectRunner also its processes); unknown ones refused."""
+  given = set(arg.split("=", 1)[0].lstrip("-") for arg in pipeline_args
+              if arg.startswith("--"))
+  args = list(pipeline_args) + ["--runner=%s" % options.runner]
+  if options.num_workers > 1:
+    args.append("--num_workers=%d" % options.num_workers)
+    if options.runner in _DIRECT_RUNNERS:
+      for name, value in (("direct_num_workers", options.num_workers),
+                          ("direct_running_mode", "multi_processing")):
+        if name not in given:
+          args.append("--%s=%s" % (name, value))
+  result = pipeline_options.PipelineOptions(args)
+  unknown = sorted(set(result.get_all_options(retain_unknown_options=True)) -
+                   set(result.get_all_options()))
+  if unknown:
+    raise errors.UserError(
+        "unknown flag(s) %s: neither a generator flag nor one of Beam's pipeline "
+        "options" % ", ".join("--" + name for name in unknown))
+  return result
+
+
+def _failure(error):
+  """A UserError raised on a worker, as the runner reports it, or None."""
+  marker = "UserError: "
+  text = str(error)
+  if marker not in text:
+    return None
+  message = text[text.rindex(marker) + len(marker):].strip().splitlines()[0]
+  return errors.UserError("%s (in the Beam pipeline; finished shards are kept: run "
+                          "again to resume)" % message.split(" [while running")[0])
+
+
+def run_pipeline(options, manifest, identity, jobs, worker_config, pipeline_args):
+  """Runs `jobs` on options.runner and waits; returns the sidecar written at
+  the end (None for --stage=annotate)."""
+  beam_opts = beam_options(options, pipeline_args)
+  # The DirectRunner's worker processes import lert and the root modules too.
+  paths = [path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path]
+  if lert.REPO_DIR not in paths:
+    os.environ["PYTHONPATH"] = os.pathsep.join([lert.REPO_DIR] + paths)
+  try:
+    pipeline = beam.Pipeline(options=beam_opts)
+  except ValueError as e:  # an unknown runner name
+    raise errors.UserError("--runner=%s: %s" % (options.runner, e))
+  _ = (pipeline | "Shards" >> beam.Create(jobs) |
+       "Stages" >> ShardStages(options, manifest, identity, worker_config))
+  try:
+    pipeline.run().wait_until_finish()
+  except Exception as e:  # pylint: disable=broad-except
+    failure = _failure(e)
+    if failure is None:
+      raise
+    raise failure
+  if options.stage == "annotate":
+    return None
+  outputs = options.output_files()
+  path = (outputs[0] + record_schema.SIDECAR_SUFFIX if outputs else
+          os.path.join(options.output_dir, record_schema.DIRECTORY_SIDECAR))
+  return fileio.read_json(path)
