@@ -82,7 +82,7 @@ def _log_throughput(label, jobs, results, elapsed):
           ("%.0f" % own_peak) if own_peak is not None else "?"))
 
 
-def _prepare(options):
+def prepare(options):
   """The checks and the plan both drivers start from: (manifest, identity of
   the build or None for --stage=annotate, jobs of the unfinished shards)."""
   output_dir = options.resolved_output_dir()
@@ -136,7 +136,7 @@ def run(options, pipeline_args=()):
   validate_options(options)
   beam_pipeline = _beam_driver() if options.runner else None
   started = time.time()
-  manifest, identity, jobs = _prepare(options)
+  manifest, identity, jobs = prepare(options)
   if options.stage == "finalize":
     if jobs:
       raise errors.UserError(

@@ -2,7 +2,7 @@
 """The generator's shards as an Apache Beam pipeline (create_pretraining_data.py --runner).
 
 One implementation, two drivers: the driver plans as the local run does
-(create_pretraining_data._prepare: the cache's manifest, one shard_jobs.Job
+(create_pretraining_data.prepare: the cache's manifest, one shard_jobs.Job
 per unfinished shard), and the pipeline runs the same shard functions on the
 runner's workers:
 
@@ -26,6 +26,7 @@ import os
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options import pipeline_options
 
 import lert
@@ -33,12 +34,13 @@ from lert import errors
 from lert import fileio
 from lert.generator import counters
 from lert.generator import output_merge
+from lert.generator import progress
 from lert.generator import shard_jobs
 from lert.records import record_schema
 
 NAMESPACE = "lert"
 # Runners that run on this machine and take --direct_num_workers.
-_DIRECT_RUNNERS = ("DirectRunner", "SwitchingDirectRunner")
+_DIRECT_RUNNERS = ("DirectRunner", "SwitchingDirectRunner", "FnApiRunner")
 
 
 def _count(stage, declared, statistics):
@@ -148,14 +150,28 @@ def beam_options(options, pipeline_args):
 
 
 def _failure(error):
-  """A UserError raised on a worker, as the runner reports it, or None."""
-  marker = "UserError: "
+  """A UserError raised on a worker (as such, or in the text of the runner's
+  error), with the advice to run again; None for any other error."""
   text = str(error)
-  if marker not in text:
-    return None
-  message = text[text.rindex(marker) + len(marker):].strip().splitlines()[0]
+  marker = "UserError: "
+  if not isinstance(error, errors.UserError):
+    if marker not in text:
+      return None
+    text = text[text.rindex(marker) + len(marker):].strip()
+  message = text.splitlines()[0].split(" [while running")[0]
   return errors.UserError("%s (in the Beam pipeline; finished shards are kept: run "
-                          "again to resume)" % message.split(" [while running")[0])
+                          "again to resume)" % message)
+
+
+def counter_totals(result):
+  """{name: value} of the pipeline's "lert" counters, summed over its steps."""
+  totals = {}
+  query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+  for counter in query["counters"]:
+    value = counter.committed if counter.committed is not None else counter.attempted
+    name = counter.key.metric.name
+    totals[name] = totals.get(name, 0) + (value or 0)
+  return totals
 
 
 def run_pipeline(options, manifest, identity, jobs, worker_config, pipeline_args):
@@ -173,12 +189,15 @@ def run_pipeline(options, manifest, identity, jobs, worker_config, pipeline_args
   _ = (pipeline | "Shards" >> beam.Create(jobs) |
        "Stages" >> ShardStages(options, manifest, identity, worker_config))
   try:
-    pipeline.run().wait_until_finish()
+    result = pipeline.run()
+    result.wait_until_finish()
   except Exception as e:  # pylint: disable=broad-except
     failure = _failure(e)
     if failure is None:
       raise
     raise failure
+  progress.log("Beam counters (%s): %s" % (NAMESPACE, ", ".join(
+      "%s %d" % item for item in sorted(counter_totals(result).items())) or "none"))
   if options.stage == "annotate":
     return None
   outputs = options.output_files()
