@@ -6,7 +6,7 @@ One implementation, two drivers: the driver plans as the local run does
 per unfinished shard), and the pipeline runs the same shard functions on the
 runner's workers:
 
-  Create(jobs) -> Reshuffle -> AnnotateShard -> Reshuffle -> BuildShard
+  Create(jobs) -> Reshuffle -> AnnotateShard -> BuildShard
     -> ToList (waits for every shard) -> Finalize (sidecar, --output_file files)
 
 A shard's bytes depend only on its number and the flags (shard_jobs.shard_seed)
@@ -112,12 +112,12 @@ class ShardStages(beam.PTransform):
     self._config = worker_config
 
   def expand(self, jobs):
-    # Reshuffle spreads the shards over the workers (and keeps a runner from
-    # fusing annotation and building into one step).
+    # Reshuffle spreads the shards over the workers. Annotation and building
+    # stay fused (a shard is built where and right after it was annotated, as
+    # in the local run): no barrier between the stages, no second shuffle.
     jobs = jobs | "SpreadShards" >> beam.Reshuffle()
     if self._options.stage in ("annotate", "all"):
-      jobs = (jobs | "Annotate" >> beam.ParDo(AnnotateShard(self._config)) |
-              "SpreadAnnotated" >> beam.Reshuffle())
+      jobs = jobs | "Annotate" >> beam.ParDo(AnnotateShard(self._config))
     if self._options.stage == "annotate":
       return jobs
     return (jobs | "Build" >> beam.ParDo(BuildShard(self._config)) |
