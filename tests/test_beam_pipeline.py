@@ -278,6 +278,12 @@ def test_the_script_passes_beams_options_through(corpus, tmp_path, worker_path):
   assert result.stderr.strip().splitlines()[-1] == (
       "error: unknown flag(s) --no_such_option: neither a generator flag nor one of "
       "Beam's pipeline options")
+  result = subprocess.run(command + ["--direct_running_mode=sideways"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+  assert result.returncode == errors.USER_ERROR_EXIT
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      "error: Beam's pipeline options: argument --direct_running_mode: invalid choice")
   result = subprocess.run(command[:-1] + ["--runner=NoSuchRunner"], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True)
   assert result.returncode == errors.USER_ERROR_EXIT

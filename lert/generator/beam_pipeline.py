@@ -22,6 +22,8 @@ Imported only by create_pretraining_data.py when --runner is given: nothing
 else needs Beam (this module fails to import without it).
 """
 
+import contextlib
+import io
 import os
 
 import apache_beam as beam
@@ -140,8 +142,16 @@ def beam_options(options, pipeline_args):
         if name not in given:
           args.append("--%s=%s" % (name, value))
   result = pipeline_options.PipelineOptions(args)
-  unknown = sorted(set(result.get_all_options(retain_unknown_options=True)) -
-                   set(result.get_all_options()))
+  # Beam's argparse prints its usage and exits on a bad value: one line instead.
+  printed = io.StringIO()
+  try:
+    with contextlib.redirect_stderr(printed):
+      unknown = sorted(set(result.get_all_options(retain_unknown_options=True)) -
+                       set(result.get_all_options()))
+  except SystemExit:
+    raise errors.UserError("Beam's pipeline options: %s" % (
+        printed.getvalue().strip().splitlines() or ["cannot be parsed"])[-1].split(
+            "error: ", 1)[-1])
   if unknown:
     raise errors.UserError(
         "unknown flag(s) %s: neither a generator flag nor one of Beam's pipeline "
