@@ -37,6 +37,11 @@ only the shards k with k mod N == i, in directories the hosts share; then
 shard is built and writes the sidecar (and the --output_file files). The
 bytes are those of a one-host run.
 
+Apache Beam: `--runner=DirectRunner|DataflowRunner|FlinkRunner|SparkRunner|...`
+runs the same shard functions as a Beam pipeline (beam_pipeline.py), with
+Beam's own pipeline options on the command line; the bytes are those of a
+local run. Without --runner nothing imports Beam.
+
 Scale and safety (shard_jobs.py, job_runner.py): `--num_workers`
 processes work on whole shards; the output is byte-identical whatever the
 number of workers. Files are written under a temporary name and renamed; a
