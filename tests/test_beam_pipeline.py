@@ -163,6 +163,18 @@ def test_direct_runner_with_two_workers_writes_the_local_bytes(
   assert data_files(output_dir) == expected
 
 
+def test_annotate_and_build_as_two_pipelines(corpus, local_run, tmp_path):
+  """The stages as separate pipelines (GPU workers, then CPU workers)."""
+  pytest.importorskip("apache_beam")
+  output_dir, cache_dir = str(tmp_path / "out"), str(tmp_path / "out" / ".annotations")
+  assert cpd.run(cpd.Options(stage="annotate", input_file=corpus, cache_dir=cache_dir,
+                             annotator=FAKE, runner="FnApiRunner", **SETTINGS)) is None
+  assert not glob.glob(os.path.join(output_dir, "*.tfrecord"))
+  cpd.run(cpd.Options(stage="build", cache_dir=cache_dir, output_dir=output_dir,
+                      annotator=FAKE, runner="FnApiRunner", **SETTINGS))
+  assert data_files(output_dir) == data_files(local_run[0])
+
+
 def test_every_shard_twice_in_more_bundles_than_shards(corpus, local_run, tmp_path,
                                                        worker_path):
   """A runner that runs a bundle twice (or splits the work finer than the
