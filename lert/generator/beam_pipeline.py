@@ -6,7 +6,7 @@ One implementation, two drivers: the driver plans as the local run does
 per unfinished shard), and the pipeline runs the same shard functions on the
 runner's workers:
 
-  Create(jobs) -> Reshuffle -> AnnotateShard -> BuildShard
+  Create(jobs, reshuffled) -> AnnotateShard -> BuildShard
     -> ToList (waits for every shard) -> Finalize (sidecar, --output_file files)
 
 A shard's bytes depend only on its number and the flags (shard_jobs.shard_seed)
@@ -104,7 +104,8 @@ class Finalize(beam.DoFn):
 
 
 class ShardStages(beam.PTransform):
-  """Jobs in, the stages they ask for out; with a build, the sidecar at the end."""
+  """Jobs in (spread over the workers, e.g. by beam.Create), the stages they
+  ask for out; with a build, the sidecar at the end."""
 
   def __init__(self, options, manifest, identity, worker_config):
     super(ShardStages, self).__init__()
@@ -114,10 +115,9 @@ class ShardStages(beam.PTransform):
     self._config = worker_config
 
   def expand(self, jobs):
-    # Reshuffle spreads the shards over the workers. Annotation and building
-    # stay fused (a shard is built where and right after it was annotated, as
-    # in the local run): no barrier between the stages, no second shuffle.
-    jobs = jobs | "SpreadShards" >> beam.Reshuffle()
+    # `jobs` come from beam.Create, which reshuffles them over the workers.
+    # Annotation and building stay fused (a shard is built where and right
+    # after it was annotated, as in the local run): no barrier between them.
     if self._options.stage in ("annotate", "all"):
       jobs = jobs | "Annotate" >> beam.ParDo(AnnotateShard(self._config))
     if self._options.stage == "annotate":
