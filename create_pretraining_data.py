@@ -76,15 +76,19 @@ from lert.generator.options import (  # noqa: F401
 
 
 def _log_throughput(label, jobs, results, elapsed):
+  """The run's rate; `results` None: the workers are a Beam runner's (whose
+  memory its UI shows), not ours."""
   processed = sum(job.bytes for job in jobs)
-  peaks = [r["peak_rss_mb"] for r in results if r.get("peak_rss_mb")]
   own_peak = shard_jobs.peak_rss_mb()
+  if results is None:
+    workers = ""
+  else:
+    peaks = [r["peak_rss_mb"] for r in results if r.get("peak_rss_mb")]
+    workers = "%s MB per worker, " % (("%.0f" % max(peaks)) if peaks else "?")
   progress.log(
-      "%s: %.2f MB of input in %.1f s (%.2f MB/s); peak RSS %s MB per worker, "
-      "%s MB in this process" % (
-          label, processed / 1e6, elapsed, processed / 1e6 / max(elapsed, 1e-6),
-          ("%.0f" % max(peaks)) if peaks else "?",
-          ("%.0f" % own_peak) if own_peak is not None else "?"))
+      "%s: %.2f MB of input in %.1f s (%.2f MB/s); peak RSS %s%s MB in this "
+      "process" % (label, processed / 1e6, elapsed, processed / 1e6 / max(elapsed, 1e-6),
+                   workers, ("%.0f" % own_peak) if own_peak is not None else "?"))
 
 
 def prepare(options):
@@ -164,7 +168,7 @@ def run(options, pipeline_args=()):
   if beam_pipeline:
     sidecar = beam_pipeline.run_pipeline(options, manifest, identity, jobs,
                                          worker_config, pipeline_args)
-    _log_throughput(label, jobs, [], time.time() - started)
+    _log_throughput(label, jobs, None, time.time() - started)
     return sidecar and _report(sidecar)
   results = job_runner.execute_jobs(jobs, worker_config, options.num_workers, label)
   _log_throughput(label, jobs, results, time.time() - started)
