@@ -10,8 +10,10 @@ import glob
 import importlib.util
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -161,6 +163,40 @@ def test_direct_runner_with_two_workers_writes_the_local_bytes(
                       runner="DirectRunner", num_workers=2, **SETTINGS))
   assert "%d already done, 0 to do" % len(sidecar["files"]) in capfd.readouterr().err
   assert data_files(output_dir) == expected
+
+
+def test_a_killed_pipeline_started_again_does_only_the_unfinished_shards(corpus, tmp_path):
+  """The launcher and its worker processes killed midway (SIGKILL to them all)."""
+  pytest.importorskip("apache_beam")
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT, TESTS_DIR]))
+  output_dir = tmp_path / "out"
+  command = [sys.executable, SCRIPT, "--input_file=" + corpus, "--runner=DirectRunner",
+             "--num_workers=2", "--output_dir=" + str(output_dir),
+             "--annotator=test_create_pretraining_data.SlowAnnotator"] + [
+                 "--%s=%s" % item for item in sorted(SETTINGS.items())]
+  process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+  built = str(output_dir / ".progress" / "pretraining-*.json")
+  deadline = time.time() + 120
+  while time.time() < deadline and not glob.glob(built):
+    time.sleep(0.05)
+  os.killpg(process.pid, signal.SIGKILL)
+  process.wait()
+  done_before = {path: os.stat(path).st_mtime_ns for path in glob.glob(built)}
+  reference = tmp_path / "reference"
+  cpd.run(cpd.Options(input_file=corpus, output_dir=str(reference), annotator=FAKE,
+                      **SETTINGS))
+  total = len(glob.glob(str(reference / "*.tfrecord")))
+  assert 1 <= len(done_before) < total
+  assert not os.path.exists(str(output_dir / record_schema.DIRECTORY_SIDECAR))
+  result = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "%d already done" % len(done_before) in result.stderr
+  assert data_files(str(output_dir)) == data_files(str(reference))
+  for path, mtime in done_before.items():
+    assert os.stat(path).st_mtime_ns == mtime  # finished shards were not redone
+  assert not [name for name in os.listdir(str(output_dir)) if ".tmp-" in name]
 
 
 def test_annotate_and_build_as_two_pipelines(corpus, local_run, tmp_path):
