@@ -67,11 +67,15 @@ class _ShardDoFn(beam.DoFn):
 
 
 class AnnotateShard(_ShardDoFn):
-  """Stage 1 of a job's shard (shard_jobs.annotate_shard); passes the job on."""
+  """Stage 1 of a job's shard (shard_jobs.annotate_shard); passes the job on.
+
+  The annotator is made in `setup`, once per DoFn instance (a runner keeps
+  one per worker thread: one thread per worker, one model per GPU), on the
+  worker: LTP loads onto the worker's GPU when it has one (--ltp_device).
+  """
 
   def setup(self):
     super(AnnotateShard, self).setup()
-    # The model loads once per worker: LTP onto the worker's GPU when it has one.
     self._worker.annotator()
 
   def process(self, job):
@@ -107,18 +111,20 @@ class ShardStages(beam.PTransform):
   """Jobs in (spread over the workers, e.g. by beam.Create), the stages they
   ask for out; with a build, the sidecar at the end."""
 
-  def __init__(self, options, manifest, identity, worker_config):
+  def __init__(self, options, manifest, identity, worker_config, annotate=True):
+    """`annotate` False: no job annotates (no annotator, no model to load)."""
     super(ShardStages, self).__init__()
     self._options = options
     self._manifest = manifest
     self._identity = identity
     self._config = worker_config
+    self._annotate = annotate and options.stage in ("annotate", "all")
 
   def expand(self, jobs):
     # `jobs` come from beam.Create, which reshuffles them over the workers.
     # Annotation and building stay fused (a shard is built where and right
     # after it was annotated, as in the local run): no barrier between them.
-    if self._options.stage in ("annotate", "all"):
+    if self._annotate:
       jobs = jobs | "Annotate" >> beam.ParDo(AnnotateShard(self._config))
     if self._options.stage == "annotate":
       return jobs
@@ -197,7 +203,8 @@ def run_pipeline(options, manifest, identity, jobs, worker_config, pipeline_args
   except ValueError as e:  # an unknown runner name
     raise errors.UserError("--runner=%s: %s" % (options.runner, e))
   _ = (pipeline | "Shards" >> beam.Create(jobs) |
-       "Stages" >> ShardStages(options, manifest, identity, worker_config))
+       "Stages" >> ShardStages(options, manifest, identity, worker_config,
+                               annotate=any(job.annotate for job in jobs)))
   try:
     result = pipeline.run()
     result.wait_until_finish()
@@ -206,8 +213,12 @@ def run_pipeline(options, manifest, identity, jobs, worker_config, pipeline_args
     if failure is None:
       raise
     raise failure
-  progress.log("Beam counters (%s): %s" % (NAMESPACE, ", ".join(
-      "%s %d" % item for item in sorted(counter_totals(result).items())) or "none"))
+  try:
+    totals = ", ".join("%s %d" % item for item in sorted(counter_totals(result).items()))
+  except Exception as e:  # pylint: disable=broad-except
+    # The data is written: a runner that cannot report metrics must not fail the run.
+    totals = "not available from this runner (%s: %s)" % (type(e).__name__, e)
+  progress.log("Beam counters (%s): %s" % (NAMESPACE, totals or "none"))
   if options.stage == "annotate":
     return None
   outputs = options.output_files()
