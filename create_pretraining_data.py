@@ -37,6 +37,11 @@ only the shards k with k mod N == i, in directories the hosts share; then
 shard is built and writes the sidecar (and the --output_file files). The
 bytes are those of a one-host run.
 
+Apache Beam: `--runner=DirectRunner|DataflowRunner|FlinkRunner|SparkRunner|...`
+runs the same shard functions as a Beam pipeline (beam_pipeline.py), with
+Beam's own pipeline options on the command line; the bytes are those of a
+local run. Without --runner nothing imports Beam.
+
 Scale and safety (shard_jobs.py, job_runner.py): `--num_workers`
 processes work on whole shards; the output is byte-identical whatever the
 number of workers. Files are written under a temporary name and renamed; a
@@ -54,6 +59,7 @@ checks and flags are lert/generator/options.py (its names are re-exported here).
 """
 
 import os
+import sys
 import time
 
 from lert import errors
@@ -70,33 +76,24 @@ from lert.generator.options import (  # noqa: F401
 
 
 def _log_throughput(label, jobs, results, elapsed):
+  """The run's rate; `results` None: the workers are a Beam runner's (whose
+  memory its UI shows), not ours."""
   processed = sum(job.bytes for job in jobs)
-  peaks = [r["peak_rss_mb"] for r in results if r.get("peak_rss_mb")]
   own_peak = shard_jobs.peak_rss_mb()
-  progress.log(
-      "%s: %.2f MB of input in %.1f s (%.2f MB/s); peak RSS %s MB per worker, "
-      "%s MB in this process" % (
-          label, processed / 1e6, elapsed, processed / 1e6 / max(elapsed, 1e-6),
-          ("%.0f" % max(peaks)) if peaks else "?",
-          ("%.0f" % own_peak) if own_peak is not None else "?"))
-
-
-def _finish(options, manifest, identity):
-  """After the last shard: the sidecar, and Google's files for --output_file."""
-  sidecar = data_stats.make_sidecar(options, manifest, identity)
-  if options.output_files():
-    sidecar = output_merge.fill_output_files(options, sidecar)
+  if results is None:
+    workers = ""
   else:
-    data_stats.write_sidecar(options.output_dir, sidecar)
-  progress.log(data_stats.format_report(sidecar))
-  return sidecar
+    peaks = [r["peak_rss_mb"] for r in results if r.get("peak_rss_mb")]
+    workers = "%s MB per worker, " % (("%.0f" % max(peaks)) if peaks else "?")
+  progress.log(
+      "%s: %.2f MB of input in %.1f s (%.2f MB/s); peak RSS %s%s MB in this "
+      "process" % (label, processed / 1e6, elapsed, processed / 1e6 / max(elapsed, 1e-6),
+                   workers, ("%.0f" % own_peak) if own_peak is not None else "?"))
 
 
-def run(options):
-  """Runs the stage(s) `options` asks for; returns the sidecar, or None where
-  this run does not write one (--stage=annotate, one host of several)."""
-  validate_options(options)
-  started = time.time()
+def prepare(options):
+  """The checks and the plan both drivers start from: (manifest, identity of
+  the build or None for --stage=annotate, jobs of the unfinished shards)."""
   output_dir = options.resolved_output_dir()
   if options.stage in ("annotate", "all"):  # bad input fails first
     corpus_reader.check_input_files(
@@ -120,25 +117,59 @@ def run(options):
     progress.remove_stale_temporaries(output_dir, owns)
     identity = shard_jobs.build_identity(options, manifest)
     shard_jobs.check_build_config(options, identity)
-  jobs = shard_jobs.make_jobs(options, manifest)
+  return manifest, identity, shard_jobs.make_jobs(options, manifest)
+
+
+def _beam_driver():
+  """lert.generator.beam_pipeline, or a UserError where Beam is not installed."""
+  try:
+    from lert.generator import beam_pipeline
+  except ImportError as e:
+    if not (e.name or "").startswith("apache_beam"):
+      raise
+    raise errors.UserError(
+        "--runner needs Apache Beam, which this Python %d.%d environment lacks (%s): "
+        "run the command with .venv-tf2/bin/python (requirements/tf2.txt pins "
+        "apache-beam), or leave out --runner to use this machine's worker processes" %
+        (sys.version_info[0], sys.version_info[1], e))
+  return beam_pipeline
+
+
+def run(options, pipeline_args=()):
+  """Runs the stage(s) `options` asks for; returns the sidecar, or None where
+  this run does not write one (--stage=annotate, one host of several).
+
+  With `options.runner`, the shards are a Beam pipeline's work and
+  `pipeline_args` are Beam's own options (e.g. --project, --region).
+  """
+  validate_options(options)
+  beam_pipeline = _beam_driver() if options.runner else None
+  started = time.time()
+  manifest, identity, jobs = prepare(options)
   if options.stage == "finalize":
     if jobs:
       raise errors.UserError(
           "--stage=finalize: %d of the %d shards are not built in %s (%s): run "
           "--stage=build (or all) for them first; shard k is built by "
           "--host_index=k mod --num_hosts" % (
-              len(jobs), len(manifest["shards"]), output_dir, ", ".join(
-                  os.path.basename(job.output_file) for job in jobs[:5])))
-    return _finish(options, manifest, identity)
+              len(jobs), len(manifest["shards"]), options.resolved_output_dir(),
+              ", ".join(os.path.basename(job.output_file) for job in jobs[:5])))
+    return _report(output_merge.finalize(options, manifest, identity))
   label = {"annotate": "annotate", "build": "build", "all": "annotate+build"}[
       options.stage]
   owned = sum(1 for index in range(len(manifest["shards"]))
               if options.owns_shard(index))
-  progress.log("%s: %d shard(s)%s, %d already done, %d to do, %d worker(s)" % (
+  progress.log("%s: %d shard(s)%s, %d already done, %d to do, %s" % (
       label, owned, "" if options.num_hosts == 1 else " of %d on host %d of %d" % (
           len(manifest["shards"]), options.host_index, options.num_hosts),
-      owned - len(jobs), len(jobs), options.num_workers))
+      owned - len(jobs), len(jobs), "Beam runner %s" % options.runner
+      if options.runner else "%d worker(s)" % options.num_workers))
   worker_config = shard_jobs.WorkerConfig.of_run(options, manifest)
+  if beam_pipeline:
+    sidecar = beam_pipeline.run_pipeline(options, manifest, identity, jobs,
+                                         worker_config, pipeline_args)
+    _log_throughput(label, jobs, None, time.time() - started)
+    return sidecar and _report(sidecar)
   results = job_runner.execute_jobs(jobs, worker_config, options.num_workers, label)
   _log_throughput(label, jobs, results, time.time() - started)
   if options.stage == "annotate":
@@ -149,7 +180,12 @@ def run(options):
                  "--num_hosts/--host_index)" % (options.host_index,
                                                 options.num_hosts))
     return None
-  return _finish(options, manifest, identity)
+  return _report(output_merge.finalize(options, manifest, identity))
+
+
+def _report(sidecar):
+  progress.log(data_stats.format_report(sidecar))
+  return sidecar
 
 
 # --- Command line ---------------------------------------------------------------------------
@@ -157,13 +193,17 @@ def run(options):
 
 def main(argv):
   from absl import flags
-  if len(argv) > 1:
-    raise errors.UserError("unexpected arguments: %s" % " ".join(argv[1:]))
   # Google's flag, defined by tokenization on the global FLAGS (refused here).
-  run(options_from_flags(
-      flags.FLAGS, preserve_unused_tokens=flags.FLAGS.preserve_unused_tokens))
+  options = options_from_flags(
+      flags.FLAGS, preserve_unused_tokens=flags.FLAGS.preserve_unused_tokens)
+  # Flags of no generator setting are Beam's pipeline options (with --runner).
+  if len(argv) > 1 and not options.runner:
+    raise errors.UserError(
+        "unknown flags or arguments: %s (Beam's pipeline options need --runner)" %
+        " ".join(argv[1:]))
+  run(options, pipeline_args=argv[1:])
 
 
 if __name__ == "__main__":
   define_flags()
-  errors.run_main(main)
+  errors.run_main(main, known_only=True)

@@ -23,3 +23,9 @@ for env in tf1 tf2 tf-latest; do
   "$py" bench/bench_pretraining.py --xla both --heads both --amp both
   "$py" bench/bench_create_pretraining_data.py --sizes_mb 4 --workers 1,2
 done
+# The generator's local processes against the same run as an Apache Beam pipeline
+# (.venv-tf2 has Beam).
+if .venv-tf2/bin/python -c "import apache_beam" > /dev/null 2>&1; then
+  echo "=== bench_beam (.venv-tf2) ==="
+  .venv-tf2/bin/python bench/bench_beam.py --size_mb 4 --workers 2 --repeats 3
+fi

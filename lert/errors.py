@@ -86,18 +86,22 @@ def report_out_of_space(exception):
   return True
 
 
-def _parse_flags(argv):
+def _parse_flags(argv, known_only=False):
   """absl's flag parsing, with a bad flag reported as one error line."""
   from absl import flags
   try:
-    return flags.FLAGS(argv)
+    return flags.FLAGS(argv, known_only=known_only)
   except flags.Error as e:
     report(e)
     sys.exit(USER_ERROR_EXIT)
 
 
-def run_main(main, argv=None):
-  """`absl.app.run(main)` where a UserError ends the run with one line."""
+def run_main(main, argv=None, known_only=False):
+  """`absl.app.run(main)` where a UserError ends the run with one line.
+
+  `known_only`: flags this program does not define reach `main` in its argv
+  (create_pretraining_data.py hands them to Apache Beam) instead of failing.
+  """
   from absl import app
 
   def guarded(args):
@@ -111,7 +115,8 @@ def run_main(main, argv=None):
         sys.exit(USER_ERROR_EXIT)
       raise
 
-  app.run(guarded, argv=argv, flags_parser=_parse_flags)
+  app.run(guarded, argv=argv,
+          flags_parser=lambda args: _parse_flags(args, known_only=known_only))
 
 
 def call_main(main, argv=None):

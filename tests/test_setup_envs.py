@@ -1,6 +1,7 @@
 """scripts/setup_envs.sh: what each environment installs, CPU and GPU (GPU=1) builds."""
 
 import os
+import re
 import subprocess
 
 from conftest import REPO_ROOT
@@ -38,3 +39,16 @@ def test_an_unknown_environment_is_a_usage_error():
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True)
   assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_beam_is_pinned_in_tf2_only():
+  """Beam (create_pretraining_data.py --runner) is in .venv-tf2, pinned with the
+  protobuf TF 2.15 needs; no release fits .venv-tf-latest's numpy or Python 3.7."""
+  tf2 = requirements("tf2", gpu=False)
+  beam = [line for line in tf2 if line.startswith("apache-beam")]
+  assert len(beam) == 1 and re.match(r"^apache-beam==\d+\.\d+\.\d+$", beam[0])
+  protobuf = [line for line in tf2 if line.startswith("protobuf")]
+  assert len(protobuf) == 1 and re.match(r"^protobuf==4\.", protobuf[0])
+  for env in ("tf1", "tf-latest"):
+    assert not [line for line in requirements(env, gpu=False)
+                if line.startswith("apache-beam")], env

@@ -2,7 +2,8 @@
 
 Data flow: `options` (the settings table, Options, their checks) -> `shard_jobs`
 plans the shards once (the cache's manifest) and makes one Job per unfinished
-shard, which `job_runner` runs in this process or in worker processes. A job
+shard, which `job_runner` runs in this process or in worker processes, or
+`beam_pipeline` on an Apache Beam runner (--runner). A job
 annotates: `corpus_reader` reads a shard's lines (UTF-8 checks, cleaning) and
 groups them into documents (`preannotated` parses and groups the formats that
 carry their own annotation), `annotators` label them (jieba, LTP, the input's

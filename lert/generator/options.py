@@ -79,7 +79,14 @@ SETTINGS = (
     Setting("sentence_splitter", _enum(annotation_types.SPLITTERS), "auto",
             "For doc_per_line/wikiextractor: ltp (StnSplit), rules, or auto (ltp "
             "when installed)."),
-    Setting("num_workers", "integer", 1, "Worker processes (each takes whole shards)."),
+    Setting("num_workers", "integer", 1,
+            "Worker processes (each takes whole shards); with --runner, Beam's "
+            "--num_workers (and the DirectRunner's processes)."),
+    Setting("runner", "string", "",
+            "Run the stages as an Apache Beam pipeline on this runner (DirectRunner, "
+            "PrismRunner, DataflowRunner, FlinkRunner, SparkRunner, ...); Beam's "
+            "pipeline options follow on the command line. Empty: this machine's "
+            "worker processes (no Beam needed)."),
     Setting("shard_size_mb", "float", 1.0,
             "Input megabytes per shard: the unit of work, resume and shuffling; "
             "memory per worker grows with it."),
@@ -161,6 +168,12 @@ def validate_options(options):
        options.num_hosts)
   need(0 <= options.host_index < options.num_hosts, "--host_index must be in "
        "[0, --num_hosts=%d), got %d" % (options.num_hosts, options.host_index))
+  need(not options.runner or options.num_hosts == 1,
+       "--runner=%s spreads the shards over the runner's workers: leave out "
+       "--num_hosts and --host_index" % options.runner)
+  need(not options.runner or options.stage != "finalize",
+       "--stage=finalize is the last step of a --runner pipeline already: leave "
+       "out --runner (finalize is a cheap step on one machine)")
   need(options.num_hosts == 1 or options.stage != "finalize",
        "--stage=finalize runs once, on one host: leave out --num_hosts and "
        "--host_index")

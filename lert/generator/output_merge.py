@@ -9,6 +9,10 @@ a seed of `--random_seed` and dealt round-robin. Like Google's, this holds
 every instance in memory (serialized, far smaller than Google's objects);
 `--output_dir` is the way at corpus scale.
 
+`finalize` is the step after the last shard, whichever driver ran the shards
+(the local processes, --stage=finalize after several hosts, or the Beam
+pipeline's last step): it writes the sidecar, or fills the --output_file files.
+
 Each output file gets its own sidecar, `<file>.json`, since the files may lie
 in different directories: it lists that file (with its records, bytes and
 sha256, as pretraining_data.verify_dataset checks) and, under `data_set`, all
@@ -20,6 +24,7 @@ import os
 import random
 
 from lert import fileio
+from lert.generator import data_stats
 from lert.generator import options as options_lib
 from lert.generator import progress
 from lert.generator import shard_jobs
@@ -31,6 +36,16 @@ def merge_seed(random_seed):
   """The seed of the shuffle across shards (no shard uses it)."""
   digest = hashlib.sha256(b"lert-data-merge:%d" % random_seed).digest()
   return int.from_bytes(digest[:8], "big")
+
+
+def finalize(options: options_lib.Options, manifest, identity):
+  """After the last shard: writes the sidecar (for --output_file, fills the
+  files and their sidecars); returns the set's sidecar."""
+  sidecar = data_stats.make_sidecar(options, manifest, identity)
+  if options.output_files():
+    return fill_output_files(options, sidecar)
+  data_stats.write_sidecar(options.output_dir, sidecar)
+  return sidecar
 
 
 def fill_output_files(options: options_lib.Options, sidecar):
