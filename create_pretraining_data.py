@@ -129,8 +129,9 @@ def _beam_driver():
       raise
     raise errors.UserError(
         "--runner needs Apache Beam, which this Python %d.%d environment lacks (%s): "
-        "run the command with .venv-tf2/bin/python (requirements/tf2.txt pins "
-        "apache-beam), or leave out --runner to use this machine's worker processes" %
+        "run the command with .venv-tf2/bin/python or .venv-tf-latest/bin/python "
+        "(requirements/tf2.txt and tf-latest.txt pin apache-beam), or leave out "
+        "--runner to use this machine's worker processes" %
         (sys.version_info[0], sys.version_info[1], e))
   return beam_pipeline
 

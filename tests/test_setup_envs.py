@@ -41,14 +41,19 @@ def test_an_unknown_environment_is_a_usage_error():
   assert result.returncode == 2 and "usage:" in result.stderr
 
 
-def test_beam_is_pinned_in_tf2_only():
-  """Beam (create_pretraining_data.py --runner) is in .venv-tf2, pinned with the
-  protobuf TF 2.15 needs; no release fits .venv-tf-latest's numpy or Python 3.7."""
-  tf2 = requirements("tf2", gpu=False)
-  beam = [line for line in tf2 if line.startswith("apache-beam")]
-  assert len(beam) == 1 and re.match(r"^apache-beam==\d+\.\d+\.\d+$", beam[0])
-  protobuf = [line for line in tf2 if line.startswith("protobuf")]
-  assert len(protobuf) == 1 and re.match(r"^protobuf==4\.", protobuf[0])
-  for env in ("tf1", "tf-latest"):
-    assert not [line for line in requirements(env, gpu=False)
-                if line.startswith("apache-beam")], env
+def test_beam_is_pinned_in_the_python_3_11_and_3_12_environments():
+  """Beam (create_pretraining_data.py --runner) is pinned in .venv-tf2 with the protobuf
+  TF 2.15 needs, and in .venv-tf-latest with the numpy and protobuf both TF 2.21 and
+  Beam accept; Python 3.7 (.venv-tf1) has no current Beam."""
+  pins = {}
+  for env, protobuf_major in (("tf2", "4"), ("tf-latest", "6")):
+    lines = requirements(env, gpu=False)
+    beam = [line for line in lines if line.startswith("apache-beam")]
+    assert len(beam) == 1 and re.match(r"^apache-beam==\d+\.\d+\.\d+$", beam[0]), env
+    protobuf = [line for line in lines if line.startswith("protobuf")]
+    assert len(protobuf) == 1 and protobuf[0].startswith("protobuf==%s." % protobuf_major)
+    pins[env] = beam[0]
+  numpy = [line for line in requirements("tf-latest", gpu=False) if line.startswith("numpy")]
+  assert numpy and numpy[0].startswith("numpy==2.4."), numpy  # Beam: numpy<2.5
+  assert not [line for line in requirements("tf1", gpu=False)
+              if line.startswith("apache-beam")]
