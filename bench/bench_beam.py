@@ -24,11 +24,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 import bench_create_pretraining_data
-import bench_data
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO_ROOT, "create_pretraining_data.py")
@@ -106,27 +104,13 @@ def output_bytes(directory):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--input", default="",
-                      help="corpus (default: People's Daily 1998-01, bench/bench_data.py)")
+  bench_create_pretraining_data.add_generator_arguments(parser)
   parser.add_argument("--size_mb", type=int, default=4)
   parser.add_argument("--workers", type=int, default=2)
   parser.add_argument("--repeats", type=int, default=2)
   parser.add_argument("--runner", default="DirectRunner")
-  parser.add_argument("--max_seq_length", type=int, default=512)
-  parser.add_argument("--max_predictions_per_seq", type=int, default=75)
-  parser.add_argument("--dupe_factor", type=int, default=5)
-  parser.add_argument("--shard_size_mb", type=float, default=0.25)
-  parser.add_argument("--work_dir", default=None,
-                      help="Where the corpus and outputs go (default: a temp dir).")
   args = parser.parse_args()
-  args.input = bench_data.default_corpus(args.input)
-  if not os.path.isfile(args.input):
-    raise SystemExit("--input %s: no such file" % args.input)
-  with open(args.input, encoding="utf-8", errors="replace") as handle:
-    input_format = ("wikiextractor" if handle.readline().startswith("<doc") else
-                    "sentence_per_line")
-  work = args.work_dir or tempfile.mkdtemp(prefix="bench_beam_")
-  os.makedirs(work, exist_ok=True)
+  input_format, work = bench_create_pretraining_data.resolve_input(args, "bench_beam_")
   corpus = bench_create_pretraining_data.make_corpus(args.input, args.size_mb, work)
   env = dict(os.environ, PYTHONPATH=REPO_ROOT)
   common = ["--input_file=" + corpus, "--input_format=" + input_format,

@@ -78,28 +78,39 @@ def read_sidecar(output_dir):
     return json.load(handle)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_generator_arguments(parser):
+  """The corpus and generator flags this benchmark shares with bench_beam.py."""
   parser.add_argument("--input", default="",
                       help="corpus (default: People's Daily 1998-01, bench/bench_data.py)")
-  parser.add_argument("--sizes_mb", default="1,4")
-  parser.add_argument("--workers", default="1,2")
   parser.add_argument("--max_seq_length", type=int, default=512)
   parser.add_argument("--max_predictions_per_seq", type=int, default=75)
   parser.add_argument("--dupe_factor", type=int, default=5)
   parser.add_argument("--shard_size_mb", type=float, default=0.25)
-  parser.add_argument("--ltp_sentences", type=int, default=300)
   parser.add_argument("--work_dir", default=None,
                       help="Where corpora and outputs go (default: a temp dir).")
-  args = parser.parse_args()
+
+
+def resolve_input(args, prefix):
+  """Fills args.input with the default corpus; returns (its format, the work folder)."""
   args.input = bench_data.default_corpus(args.input)
   if not os.path.isfile(args.input):
     raise SystemExit("--input %s: no such file" % args.input)
   with open(args.input, encoding="utf-8", errors="replace") as handle:
     input_format = ("wikiextractor" if handle.readline().startswith("<doc") else
                     "sentence_per_line")
-  work = args.work_dir or tempfile.mkdtemp(prefix="bench_cpd_")
+  work = args.work_dir or tempfile.mkdtemp(prefix=prefix)
   os.makedirs(work, exist_ok=True)
+  return input_format, work
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  add_generator_arguments(parser)
+  parser.add_argument("--sizes_mb", default="1,4")
+  parser.add_argument("--workers", default="1,2")
+  parser.add_argument("--ltp_sentences", type=int, default=300)
+  args = parser.parse_args()
+  input_format, work = resolve_input(args, "bench_cpd_")
   env = dict(os.environ, PYTHONPATH=REPO_ROOT)
   common = ["--input_format=" + input_format, "--vocab_file=%s" % os.path.join(
       REPO_ROOT, "vocab.txt"), "--max_seq_length=%d" % args.max_seq_length,
