@@ -4,14 +4,13 @@
 # first use); docs/measured-figures.md names the corpus each published figure used.
 set -u
 cd "$(dirname "$0")/.."
-# Side by side with google-research/bert's scripts (TF 1.15): ratios measured in one run.
-# Every process on one core, so that both sides see the same CPU whatever else the
-# machine runs (docs/measured-figures.md's table: this command plus --corpus/--data_dir).
-pin=()
-command -v taskset > /dev/null && pin=(taskset -c 1)
+# Every benchmark has the whole machine, as users run the scripts (bench_vs_google.py
+# --pin runs its processes on chosen cores, for a diagnosis only).
+# Side by side with google-research/bert's scripts (TF 1.15): ratios measured in one run,
+# alternating (docs/measured-figures.md's table: this command plus --corpus/--data_dir).
 if [ -x .venv-tf1/bin/python ]; then
   echo "=== bench_vs_google ==="
-  ${pin[@]+"${pin[@]}"} .venv-tf1/bin/python bench/bench_vs_google.py --configs tiny,small \
+  .venv-tf1/bin/python bench/bench_vs_google.py --configs tiny,small \
     --repeats 3 --steps 20 --log_every 2 --classifier_steps 20
 fi
 for env in tf1 tf2 tf-latest; do
@@ -19,12 +18,12 @@ for env in tf1 tf2 tf-latest; do
   [ -x "$py" ] || { echo "bench: .venv-$env missing, skipped"; continue; }
   echo "=== .venv-$env ==="
   "$py" bench/bench_tokenizer.py
-  ${pin[@]+"${pin[@]}"} "$py" bench/bench_ops.py
+  "$py" bench/bench_ops.py
   "$py" bench/bench_pretraining.py --xla both --heads both --amp both
   "$py" bench/bench_create_pretraining_data.py --sizes_mb 4 --workers 1,2
 done
 # The generator's local processes against the same run as an Apache Beam pipeline
-# (.venv-tf2 has Beam).
+# (.venv-tf2 and .venv-tf-latest have Beam).
 if .venv-tf2/bin/python -c "import apache_beam" > /dev/null 2>&1; then
   echo "=== bench_beam (.venv-tf2) ==="
   .venv-tf2/bin/python bench/bench_beam.py --size_mb 4 --workers 2 --repeats 3
