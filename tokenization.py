@@ -365,6 +365,7 @@ _BASELINE_RULES = (_ClassTable(_classify_keeping_controls),
 _PUNCTUATION = _PunctuationTable()
 _NON_SPACING_MARK = _NonSpacingMarkTable()
 _WORD_RUN = re.compile(r"c+|[wd]+")
+_NON_SPACE_RUN = re.compile(r"\S+")
 
 
 def _punctuation_pieces(word):
@@ -378,7 +379,6 @@ def _punctuation_pieces(word):
       begin = index + 1
   if begin < len(word):
     yield begin, len(word)
-_NON_SPACE_RUN = re.compile(r"\S+")
 
 
 def _clean_words(text, rules):
@@ -524,6 +524,9 @@ class BasicTokenizer(object):
   """
 
   def __init__(self, do_lower_case=True, strip_accents=None, split_control_chars=False):
+    if strip_accents and not do_lower_case:
+      # Accents are stripped as part of lower-casing (step 4); a cased tokenizer keeps them.
+      raise ValueError("strip_accents=True needs do_lower_case=True")
     self.do_lower_case = do_lower_case
     self.strip_accents = do_lower_case if strip_accents is None else strip_accents
     self.split_control_chars = split_control_chars
@@ -558,18 +561,8 @@ class BasicTokenizer(object):
       normalized = word
       sources = [(index, index + 1) for index in range(len(word))]
     tokens, spans, token_sources = [], [], []
-    begin = 0
-    for index, char in enumerate(normalized):
-      if _PUNCTUATION[char]:
-        if begin < index:
-          _emit_basic_token(normalized, sources, begin, index,
-                            tokens, spans, token_sources)
-        _emit_basic_token(normalized, sources, index, index + 1,
-                          tokens, spans, token_sources)
-        begin = index + 1
-    if begin < len(normalized):
-      _emit_basic_token(normalized, sources, begin, len(normalized),
-                        tokens, spans, token_sources)
+    for begin, end in _punctuation_pieces(normalized):
+      _emit_basic_token(normalized, sources, begin, end, tokens, spans, token_sources)
     return tuple(tokens), tuple(spans), tuple(token_sources)
 
 

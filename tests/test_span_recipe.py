@@ -212,3 +212,10 @@ def test_two_windows_per_window_log_softmax_and_raw_logits_choose_differently(to
     answers[inputs.span_recipe] = predictions["q"]
   assert answers[span.GOOGLE_RECIPE] == u"甲"  # raw 10 + 10 beats 8 + 8
   assert answers[span.HFL_RECIPE] == u"酉"  # log-prob ~0 beats ~-0.4 each
+
+
+def test_accents_are_stripped_only_by_a_lower_casing_tokenizer():
+  assert tokenization.BasicTokenizer(False).tokenize(u"Café") == [u"Café"]
+  assert tokenization.BasicTokenizer(True, strip_accents=False).tokenize(u"Café") == [u"café"]
+  with pytest.raises(ValueError, match="strip_accents=True needs do_lower_case=True"):
+    tokenization.BasicTokenizer(False, strip_accents=True)

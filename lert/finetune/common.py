@@ -107,6 +107,10 @@ class Family(object):
   head_scope = None  # variable scope of the head's output layer (LERT layout)
   google_head = None  # (weights, bias) names of Google's layout; None: there is none
 
+  def head_layouts(self):
+    """The layouts this family's head has: LERT's, and Google's where one exists."""
+    return [LERT_LAYOUT] + ([GOOGLE_LAYOUT] if self.google_head else [])
+
   def head_variables(self, layout):
     """Names of the head's variables in `layout` (LERT_LAYOUT or GOOGLE_LAYOUT)."""
     if layout == GOOGLE_LAYOUT:

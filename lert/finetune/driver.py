@@ -421,11 +421,8 @@ def _global_step(checkpoint_path):
 
 def evaluate_checkpoint(task, estimator, data, config, keeper, checkpoint_path):
   """Scores the eval split at a checkpoint: eval_results.txt, the best kept."""
+  # read_splits refused an eval split without labels: there are metrics.
   metrics, out_dir = _score(task, estimator, data, config, checkpoint_path)
-  if metrics is None:
-    raise errors.UserError(
-        "task %s: the %s split has no labels, so --do_eval cannot score it"
-        % (task.name, data.split))
   _write_results(os.path.join(config.output_dir, "eval_results.txt"), metrics,
                  {"global_step": _global_step(checkpoint_path),
                   "checkpoint": checkpoint_path or "none"})
@@ -494,8 +491,7 @@ def predict_split(task, estimator, data, config, checkpoint):
 def _layouts_in(family, checkpoint):
   """The head layouts whose variables are all in `checkpoint`."""
   stored = set(name for name, _ in tf.train.list_variables(checkpoint))
-  layouts = [common.LERT_LAYOUT] + ([common.GOOGLE_LAYOUT] if family.google_head else [])
-  return [layout for layout in layouts
+  return [layout for layout in family.head_layouts()
           if all(name in stored for name in family.head_variables(layout))]
 
 
@@ -518,10 +514,8 @@ def resolve_head_layout(task, config, init_checkpoint):
                       (init_checkpoint, "--init_checkpoint"))
   found = _layouts_in(family, checkpoint) if checkpoint else []
   if not found and not config.do_train:
-    names = " and ".join(
-        "/".join(family.head_variables(layout)) for layout in
-        ([common.LERT_LAYOUT, common.GOOGLE_LAYOUT] if family.google_head
-         else [common.LERT_LAYOUT]))
+    names = " and ".join("/".join(family.head_variables(layout))
+                         for layout in family.head_layouts())
     if not checkpoint:
       raise errors.UserError(
           "--do_eval/--do_predict without --do_train need a fine-tuned checkpoint, but "
@@ -533,8 +527,10 @@ def resolve_head_layout(task, config, init_checkpoint):
         "--do_train" % (flag, checkpoint, task.family, names, task.name))
   if not found:
     return common.LERT_LAYOUT if wanted == "auto" else wanted
-  if wanted == "auto" or wanted in found:
-    return wanted if wanted in found else found[0]
+  if wanted == "auto":
+    return found[0]
+  if wanted in found:
+    return wanted
   raise errors.UserError(
       "--head_layout=%s, but %s %s holds the %s layout's head (%s); use --head_layout=%s "
       "or auto" % (wanted, flag, checkpoint, found[0],
