@@ -113,7 +113,7 @@ RUNTIME_SETTINGS = (
             "Mixed precision: float16 with dynamic loss scaling on GPUs; "
             "bfloat16 through oneDNN on CPUs (TF 2.9+)."),
     Setting("inter_op_threads", "integer", None,
-            "Ops run side by side (default: 1 without a GPU, else TF's choice)."),
+            "Ops run side by side (default: 2 without a GPU, else TF's choice)."),
     Setting("intra_op_threads", "integer", 0, "Threads inside one op (0: all cores)."),
     Setting("optimizer", "enum:" + ",".join(OPTIMIZER_NAMES), "adamw",
             "adamw (BERT's AdamWeightDecay) or lamb."),

@@ -39,9 +39,9 @@ config=configs/lert_config_demo.json
 case "$size" in
   full)
     paragraphs=6000 heldout=600 reviews=20000 dupe=2
-    pretrain_steps=4000 pretrain_lr=1e-3 finetune_lr=3e-4
+    pretrain_steps=2500 pretrain_lr=1e-3 finetune_lr=3e-4
     train=2000 dev=500 test=2000 sentiment_epochs=1
-    ner_train=3000 ner_test=1000 ner_epochs=3 eval_steps=30 score_sentences=0 ;;
+    ner_train=3000 ner_test=1000 ner_epochs=2 eval_steps=30 score_sentences=0 ;;
   tiny)
     paragraphs=60 heldout=80 reviews=100 dupe=1
     pretrain_steps=12 pretrain_lr=1e-3 finetune_lr=3e-4

@@ -136,3 +136,40 @@ def test_log_step_count_steps_is_honoured_off_tpus(tmp_path):
   if logged_every is None:  # the estimator-free engine (TF 2.16+)
     logged_every = estimator._log_step_count_steps
   assert logged_every == 7
+
+
+def test_cpu_thread_and_graph_defaults_are_the_measured_ones(monkeypatch):
+  """The defaults chosen on the whole 2-core machine (bench/bench_vs_google.py,
+  docs/measured-figures.md): two inter-op threads and every core inside an op
+  without a GPU, TensorFlow's choice with one; q/k/v fused on TF 2.x only; the
+  oneDNN switch left to TensorFlow (on by default since TF 2.9)."""
+  import modeling  # pylint: disable=g-import-not-at-top
+  from lert.engine import estimators  # pylint: disable=g-import-not-at-top
+  import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  assert estimators.CPU_INTER_OP_THREADS == 2
+  monkeypatch.setattr(settings, "cpu_only", lambda: True)
+  config = estimators.session_config()
+  assert (config.inter_op_parallelism_threads, config.intra_op_parallelism_threads) == (2, 0)
+  assert estimators.session_config(inter_op_threads=0).inter_op_parallelism_threads == 0
+  assert estimators.session_config(inter_op_threads=1).inter_op_parallelism_threads == 1
+  monkeypatch.setattr(settings, "cpu_only", lambda: False)
+  assert estimators.session_config().inter_op_parallelism_threads == 0
+  assert settings.RuntimeConfig().inter_op_threads is None
+  assert settings.RuntimeConfig().intra_op_threads == 0
+  assert modeling._FUSE_QKV == (not tf.__version__.startswith("1."))
+  source = open(estimators.__file__).read() + open(settings.__file__).read()
+  assert "TF_ENABLE_ONEDNN_OPTS" not in source
+
+
+def test_estimators_get_the_cpu_default_threads(monkeypatch, tmp_path):
+  """The run config every script builds carries the default thread pools."""
+  from lert.engine import estimators  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(settings, "cpu_only", lambda: True)
+  estimator = estimators.make_estimator(
+      lambda features, labels, mode, params: None, str(tmp_path),
+      settings.RuntimeConfig(), train_batch_size=8)
+  if estimators.HAS_ESTIMATOR:
+    config = estimator.config.session_config
+  else:  # session_runner.Estimator (TF 2.16+)
+    config = estimator._session_config  # pylint: disable=protected-access
+  assert config.inter_op_parallelism_threads == estimators.CPU_INTER_OP_THREADS

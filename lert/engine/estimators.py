@@ -38,6 +38,9 @@ def supported_distributions():
 # --- Run configuration -----------------------------------------------------------
 
 
+# Ops run side by side on machines without a GPU (session_config).
+CPU_INTER_OP_THREADS = 2
+
 # oneDNN's bfloat16 rewrite also moves element-wise ops to bfloat16, where
 # TensorFlow's CPU kernels have no vector path and grappler's fusion of unary
 # chains does not apply: the GELU, layer norms and softmax ran slower than in
@@ -59,14 +62,18 @@ def session_config(use_xla=False, inter_op_threads=None, intra_op_threads=0,
   settings.RuntimeConfig refuses it where TensorFlow lacks it).
   On GPUs mixed precision is float16 and set up by optimization.py instead.
 
-  inter_op_threads=None picks 1 on machines without a GPU: with oneDNN every
-  large op already uses all cores (intra-op), and running several such ops at
-  once only oversubscribes them (measured on 2 cores: 1.5x faster training).
+  inter_op_threads=None picks CPU_INTER_OP_THREADS on machines without a GPU:
+  two ops at a time, each large one spread over every core by oneDNN.  On the
+  whole 2-core machine (bench/bench_vs_google.py, small config, examples/s)
+  2 beat 1 (ops one after another leave cores idle between the matmuls) by
+  1.39x on TF 1.15, 1.14x on TF 2.15 and 1.71x with --use_amp, and beat 0
+  (TensorFlow's pool of a thread per core, oversubscribing oneDNN's) by 1.17x
+  on TF 1.15 (tiny config), 1.03x on TF 2.15 and 1.13x with --use_amp.
   0 leaves a pool size to TensorFlow. cpu_devices > 1 splits the CPU into that
   many devices (/cpu:0, /cpu:1, ...) for --mirrored_devices.
   """
   if inter_op_threads is None:
-    inter_op_threads = 1 if settings.cpu_only() else 0
+    inter_op_threads = CPU_INTER_OP_THREADS if settings.cpu_only() else 0
   config = tf.ConfigProto(allow_soft_placement=True,
                           inter_op_parallelism_threads=inter_op_threads,
                           intra_op_parallelism_threads=intra_op_threads)
