@@ -157,8 +157,10 @@ def test_cpu_thread_and_graph_defaults_are_the_measured_ones(monkeypatch):
   assert settings.RuntimeConfig().inter_op_threads is None
   assert settings.RuntimeConfig().intra_op_threads == 0
   assert modeling._FUSE_QKV == (not tf.__version__.startswith("1."))
-  source = open(estimators.__file__).read() + open(settings.__file__).read()
-  assert "TF_ENABLE_ONEDNN_OPTS" not in source
+  monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+  monkeypatch.setattr(settings, "cpu_only", lambda: True)
+  estimators.session_config()
+  assert "TF_ENABLE_ONEDNN_OPTS" not in os.environ
 
 
 def test_estimators_get_the_cpu_default_threads(monkeypatch, tmp_path):
