@@ -725,31 +725,32 @@ def lert_pretraining_heads(bert_config, sequence_output, embedding_table,
   return logits
 
 
-# TF 1.15's CPU kernels for the one-hot product (a [B*P, V] one-hot matrix, its
-# product and the sum's gradient) took a fifth of a tiny model's training step
-# (bench/profile_step.py); TF 2.x runs the product faster than a gather, and XLA
-# on TPUs fuses it. Both pick the same log-probability: the same loss and gradient.
-GATHER_LABELS = tf.__version__.startswith("1.")
-
-
-def masked_cross_entropy(logits, label_ids, label_weights, gather_labels=None):
+def masked_cross_entropy(logits, label_ids, label_weights, one_hot_labels=False):
   """sum(w·CE) / (sum(w) + 1e-5) over the masked positions, as LERT computes it.
 
   Args:
     logits: [B*P, C]; label_ids, label_weights: [B, P].
-    gather_labels: pick each label's log-probability with a gather rather than
-      a one-hot product (None: GATHER_LABELS; False on TPUs).
+    one_hot_labels: pick each label's log-probability with a one-hot product,
+      as BERT's TPU code does (XLA fuses it). Otherwise TF's fused sparse
+      softmax cross-entropy kernel computes the loss and its gradient in one
+      pass over the logits: on CPUs no [B*P, C] log-probability, one-hot or
+      gather-gradient tensor is built in training, the largest ops of a small
+      model's step after the output matmuls (bench/profile_step.py). Both give
+      the same loss and gradient up to float rounding.
   Returns:
-    (loss scalar, per-position loss [B*P], log-probabilities [B*P, C]).
+    (loss scalar, per-position loss [B*P], log-probabilities [B*P, C]); the
+    log-probabilities cost nothing unless something reads them (evaluation).
   """
-  log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+  logits = tf.cast(logits, tf.float32)
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
   label_ids = tf.reshape(tf.cast(label_ids, tf.int32), [-1])
   weights = tf.reshape(tf.cast(label_weights, tf.float32), [-1])
-  if GATHER_LABELS if gather_labels is None else gather_labels:
-    per_position = -tf.gather(log_probs, label_ids[:, None], batch_dims=1)[:, 0]
-  else:
+  if one_hot_labels:
     per_position = -tf.reduce_sum(
         log_probs * tf.one_hot(label_ids, depth=_static_width(logits)), axis=-1)
+  else:
+    per_position = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=label_ids, logits=logits)
   loss = tf.reduce_sum(weights * per_position) / (tf.reduce_sum(weights) + 1e-5)
   return loss, per_position, log_probs
 

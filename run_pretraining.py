@@ -186,7 +186,7 @@ def model_fn_builder(config, bert_config, init_checkpoint, active_tasks):
     for head in ("mlm",) + active_tasks:
       losses[head], per_position[head], log_probs[head] = (
           modeling.masked_cross_entropy(logits[head], label_ids[head], weights,
-                                        gather_labels=False if use_tpu else None))
+                                        one_hot_labels=use_tpu))
     global_step = tf.train.get_or_create_global_step()
     lambdas = modeling.lip_weights(global_step,
                                    {t: lip_end_steps[t] for t in active_tasks})

@@ -527,8 +527,9 @@ def test_agrees_with_transformers_bert_for_masked_lm():
   np.testing.assert_allclose(sequence, expected_sequence, atol=1e-4)
 
 
-def test_masked_cross_entropy_gather_and_one_hot_agree():
-  """The gather (TF 1.x's default) and the one-hot product: the same loss and gradient."""
+def test_masked_cross_entropy_fused_kernel_and_one_hot_agree():
+  """The fused sparse kernel (CPUs, GPUs) and the one-hot product (TPUs): the same
+  loss and gradient."""
   rng = np.random.RandomState(3)
   logits = rng.randn(12, 500).astype(np.float32) * 4
   labels = rng.randint(0, 500, (3, 4))
@@ -536,13 +537,13 @@ def test_masked_cross_entropy_gather_and_one_hot_agree():
   with tf.Graph().as_default(), tf.Session() as sess:
     logits_t = tf.constant(logits)
     outputs = []
-    for gather in (True, False):
+    for one_hot in (False, True):
       loss, per_position, log_probs = modeling.masked_cross_entropy(
-          logits_t, tf.constant(labels), tf.constant(weights), gather_labels=gather)
+          logits_t, tf.constant(labels), tf.constant(weights), one_hot_labels=one_hot)
       outputs.append(sess.run([loss, per_position, log_probs,
                                tf.gradients(loss, logits_t)[0]]))
   for first, second in zip(*outputs):
-    np.testing.assert_allclose(first, second, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(first, second, rtol=1e-5, atol=1e-7)
   log_probs = logits - np.log(np.exp(logits.astype(np.float64)).sum(-1, keepdims=True))
   np.testing.assert_allclose(outputs[0][1], -log_probs[np.arange(12), labels.reshape(-1)],
                              rtol=1e-5)

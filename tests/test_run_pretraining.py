@@ -1,5 +1,6 @@
 """run_pretraining.py end to end on a tiny config: train, eval, predict, resume, init, workers."""
 
+import functools
 import glob
 import json
 import os
@@ -585,17 +586,21 @@ def test_summaries_every_save_summary_steps_and_the_same_losses(data_dir, tmp_pa
   np.testing.assert_allclose(final[0], final[1], rtol=1e-6)
 
 
-def test_label_gather_and_one_hot_train_to_the_same_losses(data_dir, tmp_path, monkeypatch):
-  """Picking the labels' log-probabilities by gather (TF 1.x) changes no training step."""
+def test_fused_kernel_and_one_hot_labels_train_to_the_same_losses(data_dir, tmp_path,
+                                                                   monkeypatch):
+  """The fused sparse cross-entropy (CPUs, GPUs) and the one-hot product (TPUs):
+  the same training, step by step."""
   runs = {}
-  for gather in (True, False):
-    monkeypatch.setattr(modeling, "GATHER_LABELS", gather)
-    runs[gather] = tmp_path / ("gather" if gather else "one_hot")
-    run_main(**base_flags(data_dir, runs[gather], num_train_steps=10, seed=7))
-  gathered, one_hot = read_scalars(str(runs[True])), read_scalars(str(runs[False]))
+  plain = modeling.masked_cross_entropy
+  for one_hot in (False, True):
+    monkeypatch.setattr(modeling, "masked_cross_entropy",
+                        functools.partial(plain, one_hot_labels=True) if one_hot else plain)
+    runs[one_hot] = tmp_path / ("one_hot" if one_hot else "fused")
+    run_main(**base_flags(data_dir, runs[one_hot], num_train_steps=10, seed=7))
+  fused, one_hot = read_scalars(str(runs[False])), read_scalars(str(runs[True]))
   for tag in ("loss/total", "loss/mlm", "loss/pos", "loss/ner"):
-    assert sorted(gathered[tag]) == list(range(10))
-    for step, value in gathered[tag].items():
+    assert sorted(fused[tag]) == list(range(10))
+    for step, value in fused[tag].items():
       assert value == pytest.approx(one_hot[tag][step], rel=1e-5), (tag, step)
   for name in ("cls/predictions/output_bias", "bert/embeddings/word_embeddings"):
     final = [tf.train.load_variable(tf.train.latest_checkpoint(str(d)), name)
