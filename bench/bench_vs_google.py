@@ -23,6 +23,9 @@ measure a choice beside the defaults in the same rounds, e.g.
   --variant "tf1-inter2=ours-tf1 --inter_op_threads=2"
   --variant "tf1-fused=ours-tf1 --fuse_qkv=1"         (bench/ours_driver.py)
   --variant "tf2-noonednn=ours-tf2 TF_ENABLE_ONEDNN_OPTS=0"   (an environment variable)
+`--profile` then runs each default setting once more under bench/profile_step.py
+and prints its step time, ops per step and top op types side by side (with
+`--repeats 0`, only that): where a ratio stands, and why.
 
 Settings: `google-tf1` (reference), `ours-tf1`, `ours-tf2` and `ours-tf-latest`
 (fp32), and `ours-tf2-amp` / `ours-tf-latest-amp` (`--use_amp`, bfloat16 through
@@ -276,6 +279,43 @@ def measure(kind, settings, make_command, args, work_dir):
   return rates
 
 
+PROFILER = os.path.join(REPO_ROOT, "bench", "profile_step.py")
+PROFILE_TRACE_STEPS = (10, 11, 12)
+
+
+def profile_command(command):
+  """The same run under bench/profile_step.py: python PROFILER TARGET -- flags."""
+  python, script = command[0], command[1]
+  trace = ["--trace_steps=%s" % ",".join(str(s) for s in PROFILE_TRACE_STEPS)]
+  if script == DRIVER:  # DRIVER NAME LOG_EVERY flags...
+    return [python, PROFILER] + trace + ["google:" + command[2], "--"] + command[4:]
+  return [python, PROFILER] + trace + [os.path.relpath(script, REPO_ROOT), "--"] + command[2:]
+
+
+def profile(kind, settings, make_command, work_dir):
+  """Each default setting once under profile_step.py; prints where a step's time goes."""
+  print("\nProfile, %s (bench/profile_step.py, steps %s traced, one run each):" % (
+      kind, ",".join(str(s) for s in PROFILE_TRACE_STEPS)), flush=True)
+  print("  %-14s %8s %9s %13s  %s" % ("setting", "step ms", "ops/step", "traced op ms",
+                                      "top op types, ms per step"))
+  for setting in settings:
+    if setting in VARIANTS:
+      continue
+    output_dir = tempfile.mkdtemp(dir=work_dir, prefix="profile_%s_%s_" % (kind, setting))
+    report_path = os.path.join(work_dir, "profile_%s_%s.json" % (kind, setting))
+    command = profile_command(make_command(setting, output_dir))
+    run(command[:2] + ["--out=%s" % report_path] + command[2:],
+        os.path.join(work_dir, "profile_%s_%s.log" % (kind, setting)))
+    with open(report_path) as handle:
+      report = json.load(handle)
+    if "error" in report:
+      raise SystemExit("%s: %s; raise --steps" % (report_path, report["error"]))
+    top = ", ".join("%s %.0f" % (name, ms) for name, ms in report["top_op_types_ms"][:6])
+    print("  %-14s %8.0f %9.0f %13.0f  %s" % (
+        setting, report["step_ms"], report["ops_per_step"], report["traced_op_ms_per_step"],
+        top), flush=True)
+
+
 def print_table(title, rates):
   reference = rates["google-tf1"]
   print("\n%s" % title)
@@ -324,9 +364,19 @@ def main():
   parser.add_argument("--variant", action="append", default=[],
                       help="LABEL=ours-ENV [--flag=value] [--fuse_qkv=0|1] [VAR=value]: "
                       "measured in the same rounds")
+  parser.add_argument("--profile", action="store_true",
+                      help="after the rounds, each setting once under bench/profile_step.py: "
+                      "step time, ops per step, the top op types (--repeats 0: profiles only)")
   parser.add_argument("--pin", default="",
                       help="CPU list for taskset -c (diagnosis; default: the whole machine)")
   args = parser.parse_args()
+  if args.repeats < 0 or (args.repeats == 0 and not args.profile):
+    raise SystemExit("error: --repeats %d: at least 1 round (0 only with --profile)"
+                     % args.repeats)
+  if args.profile and min(args.steps, args.classifier_steps) < max(PROFILE_TRACE_STEPS) + 8:
+    raise SystemExit("error: --profile traces steps %s: --steps and --classifier_steps must "
+                     "be at least %d" % (",".join(str(s) for s in PROFILE_TRACE_STEPS),
+                                         max(PROFILE_TRACE_STEPS) + 8))
   if args.pin:
     PIN[:] = ["taskset", "-c", args.pin]
   args.corpus = bench_data.default_corpus(args.corpus)
@@ -370,8 +420,12 @@ def main():
     rates = measure("pretrain-%s" % name, settings,
                     lambda s, out: pretraining_command(s, config, data, out, args, envs),
                     args, work_dir)
-    print_table("Pretraining, %s config (seq %d, batch %d):" % (
-        name, args.seq_length, args.batch_size), rates)
+    if args.repeats:
+      print_table("Pretraining, %s config (seq %d, batch %d):" % (
+          name, args.seq_length, args.batch_size), rates)
+    if args.profile:
+      profile("pretraining, %s config" % name, settings,
+              lambda s, out: pretraining_command(s, config, data, out, args, envs), work_dir)
 
   if not args.skip_classifier:
     cola_dir = classifier_data(args, work_dir)
@@ -380,7 +434,11 @@ def main():
     rates = measure("classifier", settings,
                     lambda s, out: classifier_command(s, config, cola_dir, out, args, envs),
                     args, work_dir)
-    print_table("Fine-tuning run_classifier, small config (seq 128, batch 16):", rates)
+    if args.repeats:
+      print_table("Fine-tuning run_classifier, small config (seq 128, batch 16):", rates)
+    if args.profile:
+      profile("run_classifier, small config", settings,
+              lambda s, out: classifier_command(s, config, cola_dir, out, args, envs), work_dir)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 # Every benchmark has the whole machine, as users run the scripts (bench_vs_google.py
 # --pin runs its processes on chosen cores, for a diagnosis only).
 # Side by side with google-research/bert's scripts (TF 1.15): ratios measured in one run,
-# alternating (docs/measured-figures.md's table: this command plus --corpus/--data_dir).
+# alternating, then each setting once under bench/profile_step.py (where its step's time
+# goes); the README's speed table is this command's output.
 if [ -x .venv-tf1/bin/python ]; then
   echo "=== bench_vs_google ==="
   .venv-tf1/bin/python bench/bench_vs_google.py --configs tiny,small \
-    --repeats 3 --steps 20 --log_every 2 --classifier_steps 20
+    --repeats 3 --steps 20 --log_every 2 --classifier_steps 20 --profile
 fi
 for env in tf1 tf2 tf-latest; do
   py=.venv-$env/bin/python

@@ -606,3 +606,39 @@ def test_fused_kernel_and_one_hot_labels_train_to_the_same_losses(data_dir, tmp_
     final = [tf.train.load_variable(tf.train.latest_checkpoint(str(d)), name)
              for d in runs.values()]
     np.testing.assert_allclose(final[0], final[1], rtol=1e-5, atol=1e-7)
+
+
+def test_profile_step_reports_a_training_run_and_the_bench_wraps_commands(data_dir, tmp_path):
+  """bench/profile_step.py times and traces run_pretraining.py unchanged; bench_vs_google's
+  --profile turns each side's measured command into that profiler's command."""
+  sys.path.insert(0, os.path.join(REPO_ROOT, "bench"))
+  try:
+    import bench_vs_google
+  finally:
+    sys.path.pop(0)
+  flags_ = ["--do_train=True", "--num_train_steps=20"]
+  ours = bench_vs_google.profile_command(["py", os.path.join(REPO_ROOT, "run_pretraining.py")]
+                                         + flags_)
+  assert ours == ["py", bench_vs_google.PROFILER, "--trace_steps=10,11,12",
+                  "run_pretraining.py", "--"] + flags_
+  google = bench_vs_google.profile_command(["py", bench_vs_google.DRIVER, "run_pretraining",
+                                            "2"] + flags_)
+  assert google == ["py", bench_vs_google.PROFILER, "--trace_steps=10,11,12",
+                    "google:run_pretraining", "--"] + flags_
+
+  report_path = tmp_path / "profile.json"
+  command = _command(data_dir, tmp_path / "out", num_train_steps=20, save_checkpoints_steps=100)
+  command[1:2] = [os.path.join(REPO_ROOT, "bench", "profile_step.py"), "--trace_steps=10,11,12",
+                  "--out=%s" % report_path, "run_pretraining.py", "--"]
+  result = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True)
+  assert result.returncode == 0, result.stdout[-3000:]
+  report = json.loads(report_path.read_text())
+  assert report["steps"] == 20
+  assert report["traced_steps"] == 3
+  assert report["timed_steps"] == 20 - 3 - 3  # the first 3 and the traced ones left out
+  assert 0 < report["session_run_ms"] <= report["step_ms"]
+  assert report["ops_per_step"] > 100
+  op_types = [name for name, _ in report["top_op_types_ms"]]
+  assert "MatMul" in op_types
+  assert "=== profile_step: run_pretraining.py ===" in result.stdout
