@@ -19,7 +19,8 @@ setup-tf2:
 setup-tf-latest:
 	bash scripts/setup_envs.sh tf-latest
 
-## Run the whole test suite in every environment (CI=true: a missing env fails).
+## Run the whole test suite in every environment, side by side (CI=true: a missing env fails;
+## TEST_SERIAL=1: one after another).
 test:
 	bash scripts/run_tests.sh all
 
