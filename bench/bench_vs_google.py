@@ -417,28 +417,26 @@ def main():
   for name in args.configs.split(","):
     config = write_config(work_dir, name)
     print("\nPretraining, %s config:" % name, flush=True)
-    rates = measure("pretrain-%s" % name, settings,
-                    lambda s, out: pretraining_command(s, config, data, out, args, envs),
-                    args, work_dir)
+    def pretraining_run(setting, output_dir, config=config):
+      return pretraining_command(setting, config, data, output_dir, args, envs)
+    rates = measure("pretrain-%s" % name, settings, pretraining_run, args, work_dir)
     if args.repeats:
       print_table("Pretraining, %s config (seq %d, batch %d):" % (
           name, args.seq_length, args.batch_size), rates)
     if args.profile:
-      profile("pretraining, %s config" % name, settings,
-              lambda s, out: pretraining_command(s, config, data, out, args, envs), work_dir)
+      profile("pretraining, %s config" % name, settings, pretraining_run, work_dir)
 
   if not args.skip_classifier:
     cola_dir = classifier_data(args, work_dir)
     config = write_config(work_dir, "small")
     print("\nFine-tuning (run_classifier, ChnSentiCorp, small config, seq 128, batch 16):")
-    rates = measure("classifier", settings,
-                    lambda s, out: classifier_command(s, config, cola_dir, out, args, envs),
-                    args, work_dir)
+    def classifier_run(setting, output_dir):
+      return classifier_command(setting, config, cola_dir, output_dir, args, envs)
+    rates = measure("classifier", settings, classifier_run, args, work_dir)
     if args.repeats:
       print_table("Fine-tuning run_classifier, small config (seq 128, batch 16):", rates)
     if args.profile:
-      profile("run_classifier, small config", settings,
-              lambda s, out: classifier_command(s, config, cola_dir, out, args, envs), work_dir)
+      profile("run_classifier, small config", settings, classifier_run, work_dir)
 
 
 if __name__ == "__main__":

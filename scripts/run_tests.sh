@@ -38,8 +38,10 @@ if [ "${#envs[@]}" -le 1 ] || [ "${TEST_SERIAL:-}" = 1 ]; then
 fi
 
 logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
 pids=()
+trap 'rm -rf "$logs"' EXIT
+# Interrupted: stop the suites still running rather than leave them behind.
+trap 'kill ${pids[@]+"${pids[@]}"} 2> /dev/null; exit 130' INT TERM
 for env in "${envs[@]}"; do
   run_suite "$env" "$@" > "$logs/$env.log" 2>&1 &
   pids+=($!)

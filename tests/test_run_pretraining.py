@@ -642,3 +642,16 @@ def test_profile_step_reports_a_training_run_and_the_bench_wraps_commands(data_d
   op_types = [name for name, _ in report["top_op_types_ms"]]
   assert "MatMul" in op_types
   assert "=== profile_step: run_pretraining.py ===" in result.stdout
+
+
+@pytest.mark.parametrize("flags_, named", [
+    (["--repeats=0"], "--repeats"),
+    (["--profile", "--steps=12"], "--steps"),
+])
+def test_bench_vs_google_bad_round_flags_are_one_error_line(flags_, named):
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO_ROOT, "bench", "bench_vs_google.py")] + flags_,
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+  assert result.returncode != 0
+  lines = result.stdout.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], lines
